@@ -31,7 +31,8 @@ class ConfigError(Exception):
     """Raised once, with every problem found, before any resource is registered."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = sorted(set(problems), key=lambda p: (p.path, p.expected))
+        unique = {p.render(): p for p in problems}
+        self.problems = sorted(unique.values(), key=lambda p: (p.path, p.expected))
         super().__init__(self.render())
 
     def render(self) -> str:
