@@ -1,0 +1,140 @@
+"""ClusterAddons: the exact-pinned Helm charts a cluster needs before workloads land on it.
+
+- KEDA on every target (event-driven autoscaling on Prometheus metrics, scale to zero).
+- metrics-server and cluster-autoscaler on EKS (GKE ships both).
+- The HAProxy ingress controller when a service declares an ingress route (least-connections
+  balancing, the seeds' preference over round robin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.versions import CHARTS
+
+TYPE = "phasescale:components:ClusterAddons"
+
+INGRESS_CLASS = "haproxy"
+LEAST_CONN = {"haproxy.org/load-balance": "leastconn"}
+
+
+@dataclass(frozen=True)
+class ClusterAddonsArgs:
+    cluster_name: str
+    eks_region: str | None = None
+    """Set on EKS: installs metrics-server and the cluster autoscaler."""
+    autoscaler_role_arn: pulumi.Input[str] | None = None
+    ingress: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def release(
+    name: str,
+    chart_key: str,
+    namespace: str,
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a chart from ``infra.versions.CHARTS``: atomic, waits for readiness."""
+    chart = CHARTS[chart_key]
+    return k8s.helm.v3.Release(
+        name,
+        name=chart_key,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts={"repo": chart.repo},
+        namespace=namespace,
+        create_namespace=True,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=900,
+        values=values,
+        opts=opts,
+    )
+
+
+def _hardened(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        **(extra or {}),
+    }
+
+
+def keda_values() -> dict[str, Any]:
+    return {
+        "resources": {
+            "operator": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+            "metricServer": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+        },
+        "prometheus": {
+            "operator": {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "monitoring"}}},
+            "metricServer": {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "monitoring"}}},
+        },
+    }
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.keda = release(f"{name}-keda", "keda", "keda", keda_values(), child)
+        self.releases = [self.keda]
+        if args.eks_region is not None:
+            self.releases.append(
+                release(
+                    f"{name}-metrics-server",
+                    "metrics-server",
+                    "kube-system",
+                    {"replicas": 2, "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}},
+                    child,
+                )
+            )
+            self.releases.append(
+                release(
+                    f"{name}-cluster-autoscaler",
+                    "cluster-autoscaler",
+                    "kube-system",
+                    {
+                        "cloudProvider": "aws",
+                        "awsRegion": args.eks_region,
+                        "autoDiscovery": {"clusterName": args.cluster_name},
+                        "rbac": {
+                            "serviceAccount": {
+                                "name": "cluster-autoscaler",
+                                "annotations": {"eks.amazonaws.com/role-arn": args.autoscaler_role_arn},
+                            }
+                        },
+                        "extraArgs": {
+                            "balance-similar-node-groups": True,
+                            "skip-nodes-with-system-pods": False,
+                            "expander": "priority,least-waste",
+                        },
+                    },
+                    child,
+                )
+            )
+        if args.ingress:
+            self.releases.append(
+                release(
+                    f"{name}-ingress",
+                    "haproxy-ingress",
+                    "ingress",
+                    {
+                        "controller": {
+                            "kind": "Deployment",
+                            "replicaCount": 2,
+                            "ingressClass": INGRESS_CLASS,
+                            "ingressClassResource": {"name": INGRESS_CLASS, "default": True},
+                            "config": {"load-balance": "leastconn", "ssl-redirect": "true"},
+                            "PodDisruptionBudget": {"enable": True, "minAvailable": 1},
+                            "service": {"type": "LoadBalancer"},
+                        }
+                    },
+                    child,
+                )
+            )
+        self.register_outputs({})

@@ -1,0 +1,212 @@
+"""EksCluster: an EKS cluster with its VPC (public + private subnets over the zones), IAM roles,
+an OIDC provider for IAM roles for service accounts, core add-ons and a system managed node group.
+
+- Nodes in private subnets only, one NAT gateway per zone (a zone outage does not cut egress).
+- Secrets envelope-encrypted with a dedicated KMS key; control-plane logs on.
+- API access mode (access entries), public endpoint limited to ``api_allowed_cidrs``.
+- AL2023 managed node group, IMDSv2 enforced by EKS defaults for AL2023.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+TYPE = "phasescale:components:EksCluster"
+
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    region: str
+    zones: tuple[str, ...]
+    vpc_cidr: str
+    kubernetes_version: str
+    api_allowed_cidrs: tuple[str, ...]
+    instance_type: str
+    min_nodes: int
+    max_nodes: int
+    disk_gib: int
+
+
+def subnet_plan(vpc_cidr: str, zones: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Per zone: a /20 public and a /18 private subnet from the VPC block (pure)."""
+    net = ipaddress.ip_network(vpc_cidr)
+    private = list(net.subnets(new_prefix=18))
+    public = list(private[-1].subnets(new_prefix=20))
+    if len(zones) > len(private) - 1 or len(zones) > len(public):
+        raise ValueError(f"vpcCidr {vpc_cidr} cannot hold subnets for {len(zones)} zones")
+    return {z: {"public": str(public[i]), "private": str(private[i])} for i, z in enumerate(zones)}
+
+
+def _assume(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+class EksCluster(pulumi.ComponentResource):
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"phasescale/cluster": name, f"kubernetes.io/cluster/{name}": "shared"}
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc", cidr_block=args.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+            tags={**tags, "Name": name}, opts=child,
+        )
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags=tags, opts=child)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public", vpc_id=self.vpc.id,
+            routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], tags=tags, opts=child,
+        )
+        self.private_subnet_ids: list[pulumi.Output[str]] = []
+        public_ids: list[pulumi.Output[str]] = []
+        for zone, cidrs in subnet_plan(args.vpc_cidr, args.zones).items():
+            pub = aws.ec2.Subnet(
+                f"{name}-public-{zone}", vpc_id=self.vpc.id, cidr_block=cidrs["public"], availability_zone=zone,
+                map_public_ip_on_launch=False, tags={**tags, "kubernetes.io/role/elb": "1"}, opts=child,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", subnet_id=pub.id, route_table_id=public_rt.id, opts=child)
+            eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags=tags, opts=child)
+            nat = aws.ec2.NatGateway(f"{name}-nat-{zone}", subnet_id=pub.id, allocation_id=eip.id, tags=tags, opts=child)
+            priv = aws.ec2.Subnet(
+                f"{name}-private-{zone}", vpc_id=self.vpc.id, cidr_block=cidrs["private"], availability_zone=zone,
+                tags={**tags, "kubernetes.io/role/internal-elb": "1"}, opts=child,
+            )
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{zone}", vpc_id=self.vpc.id,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}], tags=tags, opts=child,
+            )
+            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
+            public_ids.append(pub.id)
+            self.private_subnet_ids.append(priv.id)
+
+        cluster_role = aws.iam.Role(f"{name}-cluster", assume_role_policy=_assume("eks.amazonaws.com"), tags=tags, opts=child)
+        for policy in CLUSTER_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cluster-{policy}", role=cluster_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
+            )
+        key = aws.kms.Key(
+            f"{name}-secrets", description=f"EKS secrets encryption for {name}",
+            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child,
+        )
+        self.cluster = aws.eks.Cluster(
+            name,
+            name=name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config={
+                "subnet_ids": [*self.private_subnet_ids, *public_ids],
+                "endpoint_private_access": True,
+                "endpoint_public_access": True,
+                "public_access_cidrs": list(args.api_allowed_cidrs),
+            },
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
+            enabled_cluster_log_types=["api", "audit", "authenticator", "controllerManager", "scheduler"],
+            tags=tags,
+            opts=child,
+        )
+        issuer = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"] if ids else "")
+        self.oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child,
+        )
+        node_role = aws.iam.Role(f"{name}-nodes", assume_role_policy=_assume("ec2.amazonaws.com"), tags=tags, opts=child)
+        for policy in NODE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{policy}", role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
+            )
+        self.node_role = node_role
+        self.system_nodes = aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=self.cluster.name,
+            node_group_name="system",
+            node_role_arn=node_role.arn,
+            subnet_ids=self.private_subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=[args.instance_type],
+            disk_size=args.disk_gib,
+            scaling_config={"min_size": args.min_nodes, "desired_size": args.min_nodes, "max_size": args.max_nodes},
+            update_config={"max_unavailable": 1},
+            labels={"phasescale/pool": "system"},
+            tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+        for addon in ADDONS:
+            aws.eks.Addon(
+                f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
+                resolve_conflicts_on_update="PRESERVE",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_nodes]),
+            )
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
+                lambda a: _kubeconfig(name, args.region, a[0], a[1])
+            )
+        )
+        self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+
+    def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str]) -> aws.iam.Role:
+        """An IAM role that only ``namespace/service_account`` can assume through the OIDC provider."""
+        doc = pulumi.Output.all(self.oidc.arn, self.oidc.url).apply(
+            lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": a[0]},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {
+                                "StringEquals": {
+                                    f"{a[1].removeprefix('https://')}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                    f"{a[1].removeprefix('https://')}:aud": "sts.amazonaws.com",
+                                }
+                            },
+                        }
+                    ],
+                }
+            )
+        )
+        role = aws.iam.Role(name, assume_role_policy=doc, opts=pulumi.ResourceOptions(parent=self))
+        for i, arn in enumerate(policy_arns):
+            aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=self))
+        return role
+
+
+def _kubeconfig(name: str, region: str, endpoint: str, ca: str) -> str:
+    """A kubeconfig that authenticates with ``aws eks get-token`` (no static credentials)."""
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster:
+    server: {endpoint}
+    certificate-authority-data: {ca}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: {name}}}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: [eks, get-token, --cluster-name, {name}, --region, {region}]
+      interactiveMode: Never
+"""

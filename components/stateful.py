@@ -1,0 +1,48 @@
+"""What counts as state: the resource types whose replacement or deletion loses data.
+
+Pure. The diff command names every change to these on its own line with the word ``stateful``;
+components register them with :func:`protect_opts` so production stacks refuse to delete them.
+"""
+
+from __future__ import annotations
+
+STATEFUL_TYPES = frozenset(
+    {
+        "kubernetes:postgresql.cnpg.io/v1:Cluster",
+        "kubernetes:redis.redis.opstreelabs.in/v1beta2:Redis",
+        "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
+        "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisCluster",
+        "kubernetes:milvus.io/v1beta1:Milvus",
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "kubernetes:apps/v1:StatefulSet",
+        "gcp:sql/databaseInstance:DatabaseInstance",
+        "gcp:redis/instance:Instance",
+        "gcp:memorystore/instance:Instance",
+        "gcp:storage/bucket:Bucket",
+        "aws:rds/instance:Instance",
+        "aws:rds/cluster:Cluster",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+    }
+)
+
+REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
+    # Inputs whose change makes the provider replace the resource (force-new), by type.
+    "gcp:sql/databaseInstance:DatabaseInstance": ("name", "region", "project"),
+    "gcp:storage/bucket:Bucket": ("name", "location", "project"),
+    "gcp:redis/instance:Instance": ("name", "region", "tier", "redisVersion", "authorizedNetwork"),
+    "aws:rds/instance:Instance": ("identifier", "engine", "storageEncrypted", "kmsKeyId", "username", "dbName"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": (
+        "replicationGroupId", "engine", "atRestEncryptionEnabled", "subnetGroupName", "clusterMode",
+    ),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:s3/bucketV2:BucketV2": ("bucket",),
+    "kubernetes:core/v1:PersistentVolumeClaim": ("spec.storageClassName", "spec.accessModes"),
+    "kubernetes:apps/v1:StatefulSet": ("spec.serviceName", "spec.volumeClaimTemplates", "spec.selector"),
+    "kubernetes:postgresql.cnpg.io/v1:Cluster": ("spec.bootstrap",),
+}
+
+
+def is_stateful(type_: str) -> bool:
+    return type_ in STATEFUL_TYPES

@@ -1,0 +1,225 @@
+"""The phase catalog: every size of every part, per phase, as one table per part.
+
+Read a table across to see what moving up a phase changes. Figures come from
+``REQUIREMENTS.md`` (the seeds); where the seeds are silent the value is marked ``# chosen`` with
+its reason. A stack picks its phase with ``phasescale:phase`` and may replace any value here with
+``phasescale:overrides`` (same keys, camelCase), e.g. ``overrides: {postgres: {readReplicas: 3}}``.
+
+Machine types do not change with the phase (only counts do), so a phase change never replaces a
+node pool; change them with an override when a bigger node is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from infra.config import Model
+
+PHASES = (1, 2, 3, 4)
+PHASE_NAMES = {1: "MVP", 2: "Growth", 3: "Scale", 4: "Enterprise"}
+
+
+class ServiceSizing(Model):
+    """Replica bounds for services that do not set their own (phasescale:services.X.replicas)."""
+
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+    cloudrun_min_instances: int = Field(ge=0)
+    cloudrun_max_instances: int = Field(ge=1)
+
+
+class NodeSizing(Model):
+    """The system node pool of each regional cluster (nodes per zone on GKE, in total on EKS)."""
+
+    min_nodes: int = Field(ge=1)
+    max_nodes: int = Field(ge=1)
+    gke_machine_type: str = "e2-standard-4"
+    eks_instance_type: str = "m6i.xlarge"
+    disk_gib: int = Field(default=100, ge=20)
+
+
+class PostgresSizing(Model):
+    read_replicas: int = Field(ge=0, le=10)
+    cpu: int = Field(ge=1, description="vCPU per instance.")
+    memory_gib: int = Field(ge=1)
+    storage_gib: int = Field(ge=10)
+    max_connections: int = Field(ge=20)
+    pooler_instances: int = Field(ge=1)
+    max_client_conn: int = Field(ge=10)
+    default_pool_size: int = Field(ge=1)
+    min_pool_size: int = Field(ge=0)
+    reserve_pool_size: int = Field(ge=0)
+    backup_retention_days: int = Field(default=30, ge=1)
+    regional_ha: bool = Field(description="Managed engines: a standby in another zone.")
+
+
+class RedisSizing(Model):
+    mode: str = Field(pattern="^(standalone|replication|cluster)$")
+    maxmemory_mb: int = Field(ge=64, description="Per node (per shard in cluster mode).")
+    maxmemory_policy: str = Field(
+        default="allkeys-lru",
+        pattern="^(noeviction|allkeys-lru|allkeys-lfu|allkeys-random|volatile-lru|volatile-lfu|"
+        "volatile-random|volatile-ttl)$",
+    )
+    shards: int = Field(default=1, ge=1)
+    replicas_per_shard: int = Field(default=0, ge=0)
+    sentinels: int = Field(default=0, ge=0)
+
+
+class MilvusSizing(Model):
+    mode: str = Field(pattern="^(standalone|cluster)$")
+    query_nodes: int = Field(default=1, ge=1)
+    data_nodes: int = Field(default=1, ge=1)
+    streaming_nodes: int = Field(default=1, ge=1)
+    proxies: int = Field(default=1, ge=1)
+
+
+class GpuSizing(Model):
+    model: str = "llama-2-13b-chat"
+    tensor_parallel_size: int = Field(ge=1)
+    pipeline_parallel_size: int = Field(default=1, ge=1)
+    min_replicas: int = Field(ge=0)
+    max_replicas: int = Field(ge=1)
+    spot_max_nodes: int = Field(ge=0, description="Burst capacity on spot nodes.")
+    gke_accelerator: str
+    gke_machine_type: str
+    eks_instance_type: str
+
+
+class CdnSizing(Model):
+    enabled: bool
+    cross_region_replication: bool
+
+
+class MonitoringSizing(Model):
+    retention_days: int = Field(ge=1)
+    storage_gib: int = Field(ge=5)
+    prometheus_replicas: int = Field(ge=1)
+    alertmanager_replicas: int = Field(ge=1)
+
+
+class RegionSizing(Model):
+    multi_region: bool = Field(description="Deploy every listed region (else only the first).")
+
+
+class PhaseSizes(Model):
+    """One row of the catalog: the size of every part at one phase."""
+
+    services: ServiceSizing
+    nodes: NodeSizing
+    postgres: PostgresSizing
+    redis: RedisSizing
+    milvus: MilvusSizing
+    gpu: GpuSizing
+    cdn: CdnSizing
+    monitoring: MonitoringSizing
+    regions: RegionSizing
+
+
+# --- The tables ---------------------------------------------------------------------------------
+# API bounds: Cloud Run 0-3 / 1-8 / 2-15 (001), HPA 3-50 at the top (004).
+SERVICES = {
+    1: ServiceSizing(min_replicas=1, max_replicas=3, cloudrun_min_instances=0, cloudrun_max_instances=3),
+    2: ServiceSizing(min_replicas=2, max_replicas=8, cloudrun_min_instances=1, cloudrun_max_instances=8),
+    3: ServiceSizing(min_replicas=2, max_replicas=15, cloudrun_min_instances=2, cloudrun_max_instances=15),
+    4: ServiceSizing(min_replicas=3, max_replicas=50, cloudrun_min_instances=3, cloudrun_max_instances=50),
+}
+
+# chosen: counts grow with the phase; machine types stay put so no node pool is replaced.
+NODES = {
+    1: NodeSizing(min_nodes=1, max_nodes=3),
+    2: NodeSizing(min_nodes=2, max_nodes=6),
+    3: NodeSizing(min_nodes=3, max_nodes=12),
+    4: NodeSizing(min_nodes=3, max_nodes=20),
+}
+
+# Replicas: none / one / two / four (001, 000). Pooling figures at phase 2 are the seeds' (002);
+# phases 1, 3, 4 are chosen around them. Budget: poolers x (pool + reserve) < 80% of max_connections.
+POSTGRES = {
+    1: PostgresSizing(read_replicas=0, cpu=1, memory_gib=2, storage_gib=20, max_connections=100,
+                      pooler_instances=1, max_client_conn=500, default_pool_size=20,
+                      min_pool_size=5, reserve_pool_size=5, regional_ha=False),
+    2: PostgresSizing(read_replicas=1, cpu=2, memory_gib=8, storage_gib=100, max_connections=200,
+                      pooler_instances=2, max_client_conn=1000, default_pool_size=50,
+                      min_pool_size=10, reserve_pool_size=5, regional_ha=False),
+    3: PostgresSizing(read_replicas=2, cpu=4, memory_gib=16, storage_gib=250, max_connections=400,
+                      pooler_instances=3, max_client_conn=2000, default_pool_size=50,
+                      min_pool_size=10, reserve_pool_size=5, regional_ha=True),
+    4: PostgresSizing(read_replicas=4, cpu=8, memory_gib=32, storage_gib=500, max_connections=800,
+                      pooler_instances=4, max_client_conn=4000, default_pool_size=80,
+                      min_pool_size=20, reserve_pool_size=10, regional_ha=True),
+}
+
+# Standalone 512 MB (003), replication + Sentinel 16 GB allkeys-lru (001), cluster from phase 3.
+REDIS = {
+    1: RedisSizing(mode="standalone", maxmemory_mb=512),
+    2: RedisSizing(mode="replication", maxmemory_mb=16384, replicas_per_shard=2, sentinels=3),
+    3: RedisSizing(mode="cluster", maxmemory_mb=8192, shards=3, replicas_per_shard=1),
+    4: RedisSizing(mode="cluster", maxmemory_mb=8192, shards=6, replicas_per_shard=1),
+}
+
+# Standalone while small; cluster mode from phase 3, query nodes growing for search (000).
+MILVUS = {
+    1: MilvusSizing(mode="standalone"),
+    2: MilvusSizing(mode="standalone"),
+    3: MilvusSizing(mode="cluster", query_nodes=2, data_nodes=2, streaming_nodes=2, proxies=2),
+    4: MilvusSizing(mode="cluster", query_nodes=4, data_nodes=3, streaming_nodes=3, proxies=3),
+}
+
+# Tensor parallel 1 -> 2 -> 4 (not 3: Llama-2-13b has 40 heads) -> two nodes (001); workers 1-5.
+GPU = {
+    1: GpuSizing(tensor_parallel_size=1, min_replicas=1, max_replicas=2, spot_max_nodes=1,
+                 gke_accelerator="nvidia-tesla-a100", gke_machine_type="a2-highgpu-1g",
+                 eks_instance_type="g6e.xlarge"),
+    2: GpuSizing(tensor_parallel_size=2, min_replicas=1, max_replicas=3, spot_max_nodes=2,
+                 gke_accelerator="nvidia-l4", gke_machine_type="g2-standard-24",
+                 eks_instance_type="g6.12xlarge"),
+    3: GpuSizing(tensor_parallel_size=4, min_replicas=1, max_replicas=5, spot_max_nodes=4,
+                 gke_accelerator="nvidia-l4", gke_machine_type="g2-standard-48",
+                 eks_instance_type="g6.12xlarge"),
+    4: GpuSizing(tensor_parallel_size=4, min_replicas=2, max_replicas=5, spot_max_nodes=3,
+                 gke_accelerator="nvidia-l4", gke_machine_type="g2-standard-48",
+                 eks_instance_type="g6.12xlarge"),
+}
+
+# CDN when downloads grow (003); phase 3 by default; cross-region replication in phase 4.
+CDN = {
+    1: CdnSizing(enabled=False, cross_region_replication=False),
+    2: CdnSizing(enabled=False, cross_region_replication=False),
+    3: CdnSizing(enabled=True, cross_region_replication=False),
+    4: CdnSizing(enabled=True, cross_region_replication=True),
+}
+
+# chosen: retention and storage grow with traffic; Prometheus HA (two replicas) from phase 3.
+MONITORING = {
+    1: MonitoringSizing(retention_days=7, storage_gib=20, prometheus_replicas=1, alertmanager_replicas=1),
+    2: MonitoringSizing(retention_days=15, storage_gib=50, prometheus_replicas=1, alertmanager_replicas=2),
+    3: MonitoringSizing(retention_days=30, storage_gib=150, prometheus_replicas=2, alertmanager_replicas=3),
+    4: MonitoringSizing(retention_days=30, storage_gib=300, prometheus_replicas=2, alertmanager_replicas=3),
+}
+
+# Multi-region (Seoul + Tokyo) in phase 4 (002).
+REGIONS = {
+    1: RegionSizing(multi_region=False),
+    2: RegionSizing(multi_region=False),
+    3: RegionSizing(multi_region=False),
+    4: RegionSizing(multi_region=True),
+}
+
+
+def phase_row(phase: int) -> dict[str, Any]:
+    """The catalog row of ``phase`` as plain camelCase data (what overrides are merged into)."""
+    row = PhaseSizes(
+        services=SERVICES[phase],
+        nodes=NODES[phase],
+        postgres=POSTGRES[phase],
+        redis=REDIS[phase],
+        milvus=MILVUS[phase],
+        gpu=GPU[phase],
+        cdn=CDN[phase],
+        monitoring=MONITORING[phase],
+        regions=REGIONS[phase],
+    )
+    return row.model_dump(by_alias=True, mode="json")

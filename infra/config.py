@@ -1,0 +1,234 @@
+"""Typed stack configuration: what a stack file may say, validated before anything is built.
+
+A stack file (``Pulumi.<stack>.yaml``) holds keys in the ``phasescale:`` namespace. Each top-level key
+is a field of :class:`StackConfig` (camelCase in YAML). Misspelled keys are errors (``extra="forbid"``).
+The phase catalog (``infra/catalog.py``) supplies every size; ``phasescale:overrides`` may replace any
+catalog value for this stack.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+"""DNS-1123 label: the shape of every name that becomes a Kubernetes or cloud name."""
+
+Name = Annotated[str, Field(pattern=NAME_RE, max_length=40)]
+
+
+class Model(BaseModel):
+    """Base of every config model: camelCase keys in YAML, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        use_enum_values=False,
+    )
+
+
+class Target(StrEnum):
+    """Where the Kubernetes clusters come from."""
+
+    EXISTING = "existing"
+    GKE = "gke"
+    EKS = "eks"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class Runtime(StrEnum):
+    KUBERNETES = "kubernetes"
+    CLOUDRUN = "cloudrun"
+
+
+class Region(Model):
+    """One region of the stack. The first region listed is the primary; phases below the catalog's
+    multi-region phase deploy only the primary."""
+
+    location: str = Field(description="Cloud region, e.g. asia-northeast3 or ap-northeast-2.")
+    kube_context: str | None = Field(
+        default=None, description="kubeconfig context (target existing only)."
+    )
+    zones: list[str] = Field(
+        default_factory=list,
+        description="Zones for nodes and subnets; empty means the cloud's zones a, b, c.",
+    )
+    vpc_cidr: str = Field(
+        default="10.0.0.0/16",
+        pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$",
+        description="Address range of the region's VPC (node subnets are carved from it).",
+    )
+
+
+class Cluster(Model):
+    """The cluster target shared by every region."""
+
+    target: Target
+    gcp_project: str | None = Field(default=None, description="GCP project id (gke).")
+    kubernetes_version: str = Field(
+        default="1.32", pattern=r"^1\.\d+$", description="Minor version for EKS; GKE follows the channel."
+    )
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    api_allowed_cidrs: list[str] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        description="CIDRs allowed to reach the public API endpoint (GKE master authorized "
+        "networks / EKS public access CIDRs). Narrow this in production.",
+    )
+    kubeconfig: str | None = Field(
+        default=None, description="Path to a kubeconfig file (existing); default ~/.kube/config."
+    )
+
+
+class Replicas(Model):
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> Replicas:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not be above max ({self.max})")
+        return self
+
+
+class Autoscaling(Model):
+    """What makes a service scale. CPU and memory go to the HPA; the others are Prometheus queries
+    evaluated by KEDA, which then owns the HPA."""
+
+    cpu_percent: int | None = Field(default=70, ge=1, le=100)
+    memory_percent: int | None = Field(default=None, ge=1, le=100)
+    rps_per_pod: int | None = Field(default=None, ge=1, description="Requests per second per pod.")
+    concurrent_users_per_pod: int | None = Field(default=None, ge=1)
+    queue_length_per_pod: int | None = Field(default=None, ge=1)
+    scale_to_zero: bool = Field(
+        default=False, description="Allow KEDA to scale to zero when idle (catalog min must be 0)."
+    )
+    scale_down_stabilization_s: int = Field(default=300, ge=0, le=3600)
+
+
+class IngressRoute(Model):
+    host: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    path_prefix: str = Field(default="/", pattern=r"^/")
+    tls_secret: str | None = Field(
+        default=None, description="Secret holding the TLS certificate; none means cert-manager."
+    )
+
+
+class DatabaseUse(Model):
+    pool_size: int = Field(default=10, ge=1, le=500, description="Client connections per pod.")
+
+
+class Resources(Model):
+    cpu_millicores: int = Field(default=250, ge=10)
+    memory_mib: int = Field(default=512, ge=16)
+    cpu_limit_millicores: int | None = Field(default=None, ge=10)
+    memory_limit_mib: int | None = Field(default=None, ge=16)
+
+
+class Service(Model):
+    """One stateless service (StatelessService on Kubernetes, or Cloud Run on GCP)."""
+
+    image: str = Field(pattern=r"^[^:@\s]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+    port: int = Field(default=8080, ge=1, le=65535)
+    runtime: Runtime = Runtime.KUBERNETES
+    replicas: Replicas | None = Field(
+        default=None, description="Replica bounds for every phase; default: the catalog's."
+    )
+    phase_replicas: dict[int, Replicas] = Field(
+        default_factory=dict, description="Replica bounds for given phases (wins over replicas)."
+    )
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    resources: Resources = Field(default_factory=Resources)
+    callers: list[str] = Field(
+        default_factory=list,
+        description="Services (or 'ingress') allowed to connect; everything else is denied.",
+    )
+    ingress: IngressRoute | None = None
+    database: DatabaseUse | None = None
+    health_path: str = Field(default="/healthz", pattern=r"^/")
+    ready_path: str = Field(default="/ready", pattern=r"^/")
+    metrics_path: str = Field(default="/metrics", pattern=r"^/")
+    vpa: bool = Field(default=False, description="Add a VerticalPodAutoscaler in recommend mode.")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain, non-secret environment.")
+    timeout_s: int = Field(default=300, ge=1, le=3600, description="Request timeout (Cloud Run).")
+    concurrency: int = Field(default=100, ge=1, le=1000, description="Requests per instance (Cloud Run).")
+
+    @model_validator(mode="after")
+    def _checks(self) -> Service:
+        if self.runtime is Runtime.CLOUDRUN and self.ingress is not None:
+            raise ValueError("ingress routes apply to runtime kubernetes; Cloud Run has its own URL")
+        for phase in self.phase_replicas:
+            if phase not in (1, 2, 3, 4):
+                raise ValueError(f"phaseReplicas key {phase} is not a phase; valid: 1, 2, 3, 4")
+        return self
+
+
+class Parts(Model):
+    """Which optional parts a stack runs. Sizes come from the catalog; these say whether and how."""
+
+    postgres: bool = True
+    redis: bool = True
+    milvus: bool = False
+    gpu: bool = False
+    monitoring: bool = True
+    cdn: bool = True
+
+
+class StackConfig(Model):
+    """Everything under ``phasescale:`` in a stack file."""
+
+    phase: int = Field(ge=1, le=4, description="1 MVP, 2 Growth, 3 Scale, 4 Enterprise.")
+    environment: Environment = Environment.DEVELOPMENT
+    cluster: Cluster
+    regions: dict[Name, Region] = Field(min_length=1)
+    namespace: Name = "phasescale"
+    parts: Parts = Field(default_factory=Parts)
+    services: dict[Name, Service] = Field(default_factory=dict)
+    overrides: dict[str, object] = Field(
+        default_factory=dict, description="Catalog values replaced for this stack (any phase)."
+    )
+
+    @property
+    def protect_stateful(self) -> bool:
+        """Production stacks protect every database, cache and bucket from deletion."""
+        return self.environment is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _checks(self) -> StackConfig:
+        target = self.cluster.target
+        for name, region in self.regions.items():
+            if target is Target.EXISTING and not region.kube_context:
+                raise ValueError(f"regions.{name}.kubeContext is required for target existing")
+            if target is not Target.EXISTING and region.kube_context:
+                raise ValueError(f"regions.{name}.kubeContext applies to target existing only")
+        if target is Target.GKE and not self.cluster.gcp_project:
+            raise ValueError("cluster.gcpProject is required for target gke")
+        known = set(self.services) | {"ingress", "monitoring"}
+        for name, svc in self.services.items():
+            for caller in svc.callers:
+                if caller not in known:
+                    raise ValueError(
+                        f"services.{name}.callers: {caller!r} is not a service; "
+                        f"valid: {', '.join(sorted(known))}"
+                    )
+            if svc.runtime is Runtime.CLOUDRUN and target is not Target.GKE:
+                raise ValueError(f"services.{name}.runtime cloudrun needs cluster.target gke")
+        return self
+
+
+TOP_LEVEL_KEYS = tuple(
+    (field.alias or name) for name, field in StackConfig.model_fields.items()
+)
+"""The keys a stack file may set under ``phasescale:``."""
+
+SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword")
+"""Keys that must come from ``pulumi config set --secret`` (never plaintext in a stack file)."""

@@ -1,0 +1,302 @@
+"""The offline plan: run the real program under Pulumi's mocks and record what the engine would get.
+
+No Pulumi CLI, no credentials, no network. Every resource registration is recorded with its type,
+name, parent, provider, protect flag and inputs; the writers turn the records into Kubernetes
+manifests, Helm release files and ``resources.json``. Secrets never reach the output: any value
+that was marked secret is written as ``[secret]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.settings import NAMESPACE, Settings, resolve
+
+PROJECT = "phasescale"
+REDACTED = "[secret]"
+SECRET_SIG = rpc._special_sig_key
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Record:
+    """One registered resource, as the engine would receive it."""
+
+    type: str
+    name: str
+    parent: str
+    provider: str
+    protect: bool
+    custom: bool
+    inputs: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """Stable identity across runs: parent chain plus type and name (the URN's content)."""
+        return f"{self.parent}::{self.type}::{self.name}"
+
+    @property
+    def is_kubernetes_object(self) -> bool:
+        return (
+            self.custom
+            and self.type.startswith("kubernetes:")
+            and not self.type.startswith("kubernetes:helm.sh/")
+            and "apiVersion" in self.inputs
+        )
+
+
+@dataclass
+class Plan:
+    stack: str
+    settings: Settings
+    records: list[Record] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Record]:
+        return [r for r in self.records if r.type == type_]
+
+    def named(self, type_: str, name: str) -> Record:
+        found = [r for r in self.records if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources of type {type_} named {name}")
+        return found[0]
+
+    def manifests(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(cluster, object)`` for every Kubernetes object, as the provider would send it."""
+        return [(r.provider, r.inputs) for r in self.records if r.is_kubernetes_object]
+
+    def helm_releases(self) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            (r.provider, r.inputs) for r in self.records if r.type == "kubernetes:helm.sh/v3:Release"
+        ]
+
+
+def _clean(value: Any) -> Any:
+    """Wire values to plain data: integral floats back to ints, secrets redacted."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == rpc._special_secret_sig:
+            return REDACTED
+        return {k: _clean(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _name_of(urn: str) -> str:
+    return urn.split("::")[-1] if urn else ""
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, mock: mocks.Mocks) -> None:
+        super().__init__(mock)
+        self.records: list[Record] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object)
+            provider = request.provider.split("::")[3] if request.provider else ""
+            self.records.append(
+                Record(
+                    type=request.type,
+                    name=request.name,
+                    parent=_parent_key(request.parent),
+                    provider=provider,
+                    protect=bool(request.protect),
+                    custom=bool(request.custom),
+                    inputs=_clean(inputs),
+                )
+            )
+        return response
+
+
+def _parent_key(urn: str) -> str:
+    if not urn:
+        return ""
+    qualified = urn.split("::")[2]
+    type_ = qualified.split("$")[-1]
+    if type_ == "pulumi:pulumi:Stack":
+        return ""
+    return f"{type_}::{_name_of(urn)}"
+
+
+class _Mocks(mocks.Mocks):
+    """Plausible outputs for the few resources whose outputs feed other inputs."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        out = dict(args.inputs)
+        name = out.get("name") or args.name
+        out.setdefault("name", name)
+        out["arn"] = f"arn:aws:mock:::{args.name}"
+        out["email"] = f"{str(name)[:30]}@mock.iam.gserviceaccount.com"
+        out["uri"] = f"https://{args.name}.example.invalid"
+        if args.typ == "gcp:container/cluster:Cluster":
+            out["endpoint"] = "203.0.113.10"
+            out["masterAuth"] = {"clusterCaCertificate": "TU9DSy1DQQ=="}
+        if args.typ == "aws:eks/cluster:Cluster":
+            out["endpoint"] = f"https://{args.name}.eks.example.invalid"
+            out["certificateAuthority"] = {"data": "TU9DSy1DQQ=="}
+            out["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.example.invalid/id/{args.name}"}]}]
+        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            out["url"] = args.inputs.get("url", "")
+        return f"{args.name}-id", out
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, str], frozenset[str]]:
+    """The stack file's config as Pulumi hands it to the program: strings (objects as JSON), plus
+    the set of secret keys. Secret values cannot be decrypted offline; they become placeholders."""
+    doc = yaml.safe_load(path.read_text()) or {}
+    raw: dict[str, str] = {}
+    secret: set[str] = set()
+    for key, value in (doc.get("config") or {}).items():
+        if isinstance(value, Mapping) and set(value) == {"secure"}:
+            raw[key] = f"<offline placeholder for {key}>"
+            secret.add(key)
+        elif isinstance(value, (dict, list)):
+            raw[key] = json.dumps(value)
+        elif isinstance(value, bool):
+            raw[key] = "true" if value else "false"
+        else:
+            raw[key] = str(value)
+    return raw, frozenset(secret)
+
+
+def run(
+    stack: str,
+    phase: int | None = None,
+    root: Path = ROOT,
+    program: Callable[[Settings], None] | None = None,
+) -> Plan:
+    """Resolve ``Pulumi.<stack>.yaml`` (with an optional phase override) and run the program under
+    mocks. Raises ``ConfigError`` before any registration when the config is invalid."""
+    from infra.stack import build  # late import: the composition imports every component
+
+    raw, secret_keys = read_stack_config(stack_file(stack, root))
+    settings = resolve(raw, secret_keys, phase)
+    if phase is not None:
+        raw[f"{NAMESPACE}:phase"] = str(phase)
+    mock = _Mocks()
+    monitor = _RecordingMonitor(mock)
+    mocks.set_mocks(mock, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    set_all_config(raw, sorted(secret_keys))
+    body = program or build
+    _sync_await(run_pulumi_func(lambda: body(settings)))
+    return Plan(stack=stack, settings=settings, records=monitor.records)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def write(plan: Plan, out: Path) -> None:
+    """Write manifests/, helm/ and resources.json under ``out`` (replacing what a previous plan wrote)."""
+    for sub in ("manifests", "helm"):
+        target = out / sub
+        if target.exists():
+            for old in sorted(target.rglob("*"), reverse=True):
+                old.unlink() if old.is_file() else old.rmdir()
+    for cluster, obj in plan.manifests():
+        meta = obj.get("metadata", {})
+        path = out / "manifests" / cluster / meta.get("namespace", "_cluster") / (
+            f"{obj['kind']}-{_slug(meta.get('name', 'unnamed'))}.yaml"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+    for cluster, rel in plan.helm_releases():
+        doc = {
+            "release": rel.get("name"),
+            "chart": rel.get("chart"),
+            "repository": (rel.get("repositoryOpts") or {}).get("repo"),
+            "version": rel.get("version"),
+            "namespace": rel.get("namespace"),
+            "values": rel.get("values", {}),
+        }
+        path = out / "helm" / cluster / f"{_slug(str(doc['release']))}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": r.parent,
+            "provider": r.provider,
+            "protect": r.protect,
+            "inputs": r.inputs,
+        }
+        for r in plan.records
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "resources.json").write_text(json.dumps(resources, indent=1, sort_keys=True))
+
+
+def summary(plan: Plan) -> str:
+    """A readable summary: the phase, each part's size per region, and resource counts."""
+    s = plan.settings
+    sizes = s.sizes
+    lines = [
+        f"stack {plan.stack}: phase {s.phase}, target {s.stack.cluster.target.value}, "
+        f"regions {', '.join(s.active_regions)}"
+        + (f" (of {', '.join(s.stack.regions)})" if len(s.active_regions) < len(s.stack.regions) else ""),
+        f"  nodes: {sizes.nodes.min_nodes}-{sizes.nodes.max_nodes} per pool",
+    ]
+    from infra.stack import replica_bounds, service_plan
+
+    for name, svc in s.stack.services.items():
+        lo, hi = replica_bounds(s, svc)
+        if svc.runtime.value == "cloudrun":
+            lines.append(f"  service {name}: cloudrun {lo}-{hi} instances, concurrency {svc.concurrency}")
+            continue
+        p = service_plan(s, name, svc)
+        signals = []
+        if p.cpu_percent:
+            signals.append(f"cpu {p.cpu_percent}%")
+        if p.memory_percent:
+            signals.append(f"memory {p.memory_percent}%")
+        signals += [f"{m.name} {m.target_per_pod}/pod" for m in p.custom_metrics]
+        how = "KEDA" if p.uses_keda else "HPA"
+        lines.append(f"  service {name}: {lo}-{hi} replicas on {' or '.join(signals)} ({how})")
+    for part in ("postgres", "redis", "milvus", "gpu", "cdn", "monitoring"):
+        if getattr(s.stack.parts, part):
+            data = getattr(sizes, part).model_dump(by_alias=True)
+            lines.append(f"  {part}: " + ", ".join(f"{k}={v}" for k, v in data.items()))
+    counts = Counter(r.type for r in plan.records)
+    lines.append(f"  {len(plan.records)} resources:")
+    lines += [f"    {n:4d} {t}" for t, n in sorted(counts.items())]
+    return "\n".join(lines)
+
+
+def pulumi_program() -> None:
+    """Entry point under the real engine (``__main__.py``): config from Pulumi, errors without
+    a traceback."""
+    from pulumi.runtime.config import _SECRET_KEYS, CONFIG, get_config_env, get_config_secret_keys_env
+
+    from components.problems import ConfigError
+    from infra.stack import build
+
+    raw = {**get_config_env(), **CONFIG.get()}
+    secret_keys = frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
+    try:
+        settings = resolve(raw, secret_keys)
+        build(settings)
+    except ConfigError as err:
+        raise pulumi.RunError(err.render()) from None

@@ -1,0 +1,138 @@
+"""Resolve a stack's config into validated settings: the stack config plus the phase's sizes.
+
+Pure: takes the raw ``phasescale:`` keys as a mapping, so the same code serves ``pulumi up`` (keys
+from the engine) and the offline plan (keys from ``Pulumi.<stack>.yaml``). Every mistake is
+collected into one :class:`~components.problems.ConfigError`; nothing is half-resolved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from components.problems import ConfigError, Problem
+from infra import catalog
+from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, StackConfig
+
+NAMESPACE = "phasescale"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated stack: its config, the sizes of its phase, and its secret values."""
+
+    stack: StackConfig
+    sizes: catalog.PhaseSizes
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Secret config values by key; callers wrap them with ``pulumi.Output.secret``."""
+
+    @property
+    def phase(self) -> int:
+        return self.stack.phase
+
+    @property
+    def active_regions(self) -> list[str]:
+        """Regions deployed at this phase: all of them when multi-region, else the first."""
+        names = list(self.stack.regions)
+        return names if self.sizes.regions.multi_region else names[:1]
+
+
+def _loc_path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    """``("phasescale:", ("services", "api", "port"))`` -> ``phasescale:services.api.port``."""
+    parts = [str(p) for p in loc if "[" not in str(p)]  # drop validator names like "function-after[...]"
+    return prefix + ".".join(parts)
+
+
+def _problems(err: ValidationError, prefix: str) -> list[Problem]:
+    found = []
+    for e in err.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (misspelled?); see the config reference in README.md"
+        value = e.get("input")
+        found.append(Problem(_loc_path(prefix, e["loc"]), _short(value), msg))
+    return found
+
+
+def _short(value: Any) -> Any:
+    text = repr(value)
+    return value if len(text) <= 80 else text[:77] + "..."
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_value(value: Any) -> Any:
+    """Pulumi hands structured config values over as JSON text; plain strings stay strings."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def resolve(
+    raw: Mapping[str, Any],
+    secret_keys: frozenset[str] = frozenset(),
+    phase_override: int | None = None,
+) -> Settings:
+    """Validate ``raw`` (``{"phasescale:phase": "2", ...}``) and return the stack's settings.
+
+    Raises :class:`ConfigError` with every problem found.
+    """
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    for full_key, value in raw.items():
+        ns, _, key = full_key.partition(":")
+        if ns != NAMESPACE:
+            continue
+        if key in SECRET_KEYS:
+            if full_key not in secret_keys:
+                problems.append(
+                    Problem(full_key, "<plaintext>", "must be set with `pulumi config set --secret`")
+                )
+            else:
+                secrets[key] = str(value)
+            continue
+        if key not in TOP_LEVEL_KEYS:
+            valid = ", ".join(sorted(TOP_LEVEL_KEYS + SECRET_KEYS))
+            problems.append(Problem(full_key, _short(value), f"unknown key; valid keys: {valid}"))
+            continue
+        values[key] = parse_value(value)
+    if phase_override is not None:
+        values["phase"] = phase_override
+
+    stack: StackConfig | None = None
+    try:
+        stack = StackConfig.model_validate(values)
+    except ValidationError as err:
+        problems += _problems(err, f"{NAMESPACE}:")
+
+    sizes: catalog.PhaseSizes | None = None
+    phase = values.get("phase")
+    if isinstance(phase, int) and phase in catalog.PHASES:
+        overrides = values.get("overrides") or {}
+        merged = _deep_merge(catalog.phase_row(phase), overrides if isinstance(overrides, Mapping) else {})
+        try:
+            sizes = catalog.PhaseSizes.model_validate(merged)
+        except ValidationError as err:
+            problems += _problems(err, f"{NAMESPACE}:overrides.")
+
+    if problems or stack is None or sizes is None:
+        raise ConfigError(problems or [Problem("phasescale:phase", phase, "an integer 1-4")])
+    return Settings(stack=stack, sizes=sizes, secrets=secrets)

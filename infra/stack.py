@@ -1,0 +1,192 @@
+"""The composition: what a stack builds, from its validated settings.
+
+Order matters only in one way: every check runs first (``validate``), and resources are registered
+only when there is no problem at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import stateless_service_plan as sp
+from components.cloud_run_service import CloudRunService, CloudRunServiceArgs
+from components.cluster_addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
+from components.problems import Problem, raise_if_any
+from components.stateless_service import IngressOptions, StatelessService, StatelessServiceArgs
+from infra.config import Runtime, Service, Target
+from infra.settings import Settings
+from infra.targets import RegionCluster, build_cluster
+
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_URL = f"http://monitoring-prometheus.{MONITORING_NAMESPACE}.svc:9090"
+MONITOR_LABELS = {"release": "monitoring"}
+"""Labels that the MonitoringStack's Prometheus selects ServiceMonitors and rules by."""
+
+
+def replica_bounds(settings: Settings, svc: Service) -> tuple[int, int]:
+    """Per-phase bounds win over fixed bounds, which win over the catalog's defaults."""
+    if settings.phase in svc.phase_replicas:
+        r = svc.phase_replicas[settings.phase]
+        return r.min, r.max
+    if svc.replicas is not None:
+        return svc.replicas.min, svc.replicas.max
+    if svc.runtime is Runtime.CLOUDRUN:
+        return settings.sizes.services.cloudrun_min_instances, settings.sizes.services.cloudrun_max_instances
+    return settings.sizes.services.min_replicas, settings.sizes.services.max_replicas
+
+
+def service_plan(settings: Settings, name: str, svc: Service) -> sp.ServicePlan:
+    ns = settings.stack.namespace
+    lo, hi = replica_bounds(settings, svc)
+    a = svc.autoscaling
+    callers = tuple(c for c in svc.callers if c in settings.stack.services)
+    caller_ns = {}
+    if "ingress" in svc.callers:
+        caller_ns["ingress"] = "ingress"
+    if settings.stack.parts.monitoring:
+        caller_ns["monitoring"] = MONITORING_NAMESPACE
+    return sp.ServicePlan(
+        name=name,
+        namespace=ns,
+        image=svc.image,
+        port=svc.port,
+        min_replicas=lo,
+        max_replicas=hi,
+        cpu_percent=a.cpu_percent,
+        memory_percent=a.memory_percent,
+        custom_metrics=sp.custom_metrics(
+            name, ns, a.rps_per_pod, a.concurrent_users_per_pod, a.queue_length_per_pod
+        ),
+        scale_to_zero=a.scale_to_zero,
+        scale_down_stabilization_s=a.scale_down_stabilization_s,
+        cpu_m=svc.resources.cpu_millicores,
+        memory_mib=svc.resources.memory_mib,
+        cpu_limit_m=svc.resources.cpu_limit_millicores,
+        memory_limit_mib=svc.resources.memory_limit_mib,
+        callers=callers,
+        caller_namespaces=caller_ns,
+        health_path=svc.health_path,
+        ready_path=svc.ready_path,
+        env=tuple(sorted(svc.env.items())),
+    )
+
+
+def validate(settings: Settings) -> list[Problem]:
+    """Every cross-field check of the stack, before anything is registered."""
+    problems: list[Problem] = []
+    for name, svc in settings.stack.services.items():
+        if svc.runtime is Runtime.KUBERNETES:
+            problems += sp.validate(service_plan(settings, name, svc), f"phasescale:services.{name}")
+        else:
+            lo, hi = replica_bounds(settings, svc)
+            if lo > hi:
+                problems.append(
+                    Problem(f"phasescale:services.{name}.replicas", {"min": lo, "max": hi}, "min must not be above max")
+                )
+    return problems
+
+
+def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
+    """The app namespace enforces the ``restricted`` Pod Security Standard."""
+    return k8s.core.v1.Namespace(
+        f"{rc.key}-ns",
+        metadata={
+            "name": settings.stack.namespace,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        },
+        opts=pulumi.ResourceOptions(provider=rc.provider),
+    )
+
+
+def build_region(settings: Settings, rc: RegionCluster) -> dict[str, Any]:
+    cfg = settings.stack
+    k8s_opts = pulumi.ResourceOptions(provider=rc.provider)
+    autoscaler_role = None
+    if rc.eks is not None:
+        autoscaler_role = rc.eks.irsa_role(
+            f"{rc.cluster_name}-cluster-autoscaler",
+            "kube-system",
+            "cluster-autoscaler",
+            ["arn:aws:iam::aws:policy/AutoScalingFullAccess"],
+        ).arn
+    addons = ClusterAddons(
+        f"{rc.key}-addons",
+        ClusterAddonsArgs(
+            cluster_name=rc.cluster_name,
+            eks_region=rc.location if rc.target is Target.EKS else None,
+            autoscaler_role_arn=autoscaler_role,
+            ingress=any(s.ingress is not None for s in cfg.services.values()),
+        ),
+        opts=k8s_opts,
+    )
+    namespace = _namespace(settings, rc)
+    after_addons = pulumi.ResourceOptions(provider=rc.provider, depends_on=[namespace, *addons.releases])
+    services: dict[str, str] = {}
+    for name, svc in cfg.services.items():
+        plan = service_plan(settings, name, svc)
+        if svc.runtime is Runtime.CLOUDRUN:
+            assert cfg.cluster.gcp_project is not None
+            CloudRunService(
+                f"{rc.key}-{name}",
+                CloudRunServiceArgs(
+                    service=name,
+                    project=cfg.cluster.gcp_project,
+                    location=rc.location,
+                    image=svc.image,
+                    port=svc.port,
+                    min_instances=plan.min_replicas,
+                    max_instances=plan.max_replicas,
+                    concurrency=svc.concurrency,
+                    cpu=f"{max(1, svc.resources.cpu_millicores // 1000)}",
+                    memory=f"{svc.resources.memory_mib}Mi",
+                    timeout_s=svc.timeout_s,
+                    health_path=svc.health_path,
+                    env=plan.env,
+                    deletion_protection=cfg.protect_stateful,
+                ),
+            )
+            services[name] = f"cloudrun {plan.min_replicas}-{plan.max_replicas}"
+            continue
+        ingress = None
+        if svc.ingress is not None:
+            ingress = IngressOptions(
+                host=svc.ingress.host,
+                path_prefix=svc.ingress.path_prefix,
+                tls_secret=svc.ingress.tls_secret or f"{name}-tls",
+                ingress_class=INGRESS_CLASS,
+                load_balance_annotations=LEAST_CONN,
+            )
+        StatelessService(
+            f"{rc.key}-{name}",
+            StatelessServiceArgs(
+                plan=plan,
+                prometheus_url=PROMETHEUS_URL,
+                ingress=ingress,
+                vpa=svc.vpa,
+                service_monitor_labels=MONITOR_LABELS if cfg.parts.monitoring else None,
+                metrics_path=svc.metrics_path,
+            ),
+            opts=after_addons,
+        )
+        services[name] = f"{plan.min_replicas}-{plan.max_replicas}"
+    return {"cluster": rc.cluster_name, "services": services}
+
+
+def build(settings: Settings) -> None:
+    """Register every resource of the stack (after every check has passed)."""
+    raise_if_any(validate(settings))
+    stack_name = pulumi.get_stack()
+    regions = {}
+    for key in settings.active_regions:
+        rc = build_cluster(settings, key, stack_name)
+        regions[key] = build_region(settings, rc)
+    pulumi.export("phase", settings.phase)
+    pulumi.export("regions", regions)

@@ -1,0 +1,103 @@
+"""Cluster targets: one Kubernetes cluster (and one Kubernetes provider) per active region.
+
+The only place that knows the three targets apart; everything after it receives a
+:class:`RegionCluster` and uses its provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.gke_cluster import GkeCluster, GkeClusterArgs
+from infra.config import Target
+from infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class RegionCluster:
+    """A region's cluster as the rest of the program sees it."""
+
+    key: str
+    """Region key from the stack file (``seoul``); prefixes every resource name of the region."""
+    location: str
+    """Cloud region (``asia-northeast3``)."""
+    cluster_name: str
+    target: Target
+    provider: k8s.Provider
+    eks: EksCluster | None = None
+    gke: GkeCluster | None = None
+    aws_provider: aws.Provider | None = None
+    """EKS: the AWS provider pinned to this region, for every AWS resource of the region."""
+
+    @property
+    def cloud_opts(self) -> pulumi.ResourceOptions:
+        """Options for cloud (non-Kubernetes) resources of this region."""
+        return pulumi.ResourceOptions(provider=self.aws_provider) if self.aws_provider else pulumi.ResourceOptions()
+
+
+def zones_of(location: str, zones: list[str], target: Target) -> tuple[str, ...]:
+    if zones:
+        return tuple(zones)
+    if target is Target.GKE:
+        return ()  # regional cluster: GKE picks the region's zones
+    return tuple(f"{location}{z}" for z in "abc")
+
+
+def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluster:
+    cfg = settings.stack
+    region = cfg.regions[key]
+    nodes = settings.sizes.nodes
+    name = f"{stack_name}-{key}"
+    target = cfg.cluster.target
+    if target is Target.EXISTING:
+        provider = k8s.Provider(
+            f"{key}-k8s", context=region.kube_context, kubeconfig=cfg.cluster.kubeconfig
+        )
+        return RegionCluster(key, region.location, name, target, provider)
+    if target is Target.GKE:
+        assert cfg.cluster.gcp_project is not None  # checked by StackConfig
+        gke = GkeCluster(
+            name,
+            GkeClusterArgs(
+                project=cfg.cluster.gcp_project,
+                region=region.location,
+                release_channel=cfg.cluster.release_channel,
+                vpc_cidr=region.vpc_cidr,
+                api_allowed_cidrs=tuple(cfg.cluster.api_allowed_cidrs),
+                machine_type=nodes.gke_machine_type,
+                min_nodes_per_zone=nodes.min_nodes,
+                max_nodes_per_zone=nodes.max_nodes,
+                disk_gib=nodes.disk_gib,
+                deletion_protection=settings.stack.protect_stateful,
+                zones=zones_of(region.location, region.zones, target),
+            ),
+        )
+        provider = k8s.Provider(f"{key}-k8s", kubeconfig=gke.kubeconfig)
+        return RegionCluster(key, region.location, name, target, provider, gke=gke)
+    aws_provider = aws.Provider(
+        f"{key}-aws",
+        region=region.location,
+        default_tags={"tags": {"phasescale/stack": stack_name, "phasescale/region": key}},
+    )
+    eks = EksCluster(
+        name,
+        EksClusterArgs(
+            region=region.location,
+            zones=zones_of(region.location, region.zones, target),
+            vpc_cidr=region.vpc_cidr,
+            kubernetes_version=cfg.cluster.kubernetes_version,
+            api_allowed_cidrs=tuple(cfg.cluster.api_allowed_cidrs),
+            instance_type=nodes.eks_instance_type,
+            min_nodes=nodes.min_nodes,
+            max_nodes=nodes.max_nodes,
+            disk_gib=nodes.disk_gib,
+        ),
+        opts=pulumi.ResourceOptions(providers=[aws_provider]),
+    )
+    provider = k8s.Provider(f"{key}-k8s", kubeconfig=eks.kubeconfig)
+    return RegionCluster(key, region.location, name, target, provider, eks=eks, aws_provider=aws_provider)
