@@ -16,20 +16,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     p.add_argument("--phase", type=int, help="override phasescale:phase")
     p.add_argument("--out", type=Path, help="write manifests/, helm/, rules/, resources.json here")
+    p.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     d = sub.add_parser("diff", help="what moving between two phases would create, change, delete")
     d.add_argument("--stack", required=True)
     d.add_argument("--from-phase", type=int, required=True)
     d.add_argument("--to-phase", type=int, required=True)
+    d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     args = parser.parse_args(argv)
 
     from infra import plan as planner
 
-    if not planner.stack_file(args.stack).exists():
-        print(f"no stack file {planner.stack_file(args.stack).name}", file=sys.stderr)
+    root = args.dir or planner.ROOT
+    if not planner.stack_file(args.stack, root).exists():
+        print(f"no stack file {planner.stack_file(args.stack, root)}", file=sys.stderr)
         return 2
     try:
         if args.command == "plan":
-            result = planner.run(args.stack, args.phase)
+            result = planner.run(args.stack, args.phase, root)
             print(planner.summary(result))
             if args.out:
                 planner.write(result, args.out)
@@ -37,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from infra.diff import diff, render
 
-        before = planner.run(args.stack, args.from_phase)
-        after = planner.run(args.stack, args.to_phase)
+        before = planner.run(args.stack, args.from_phase, root)
+        after = planner.run(args.stack, args.to_phase, root)
         print(render(diff(before, after), args.from_phase, args.to_phase))
         return 0
     except ConfigError as err:

@@ -202,28 +202,6 @@ class StackConfig(Model):
         """Production stacks protect every database, cache and bucket from deletion."""
         return self.environment is Environment.PRODUCTION
 
-    @model_validator(mode="after")
-    def _checks(self) -> StackConfig:
-        target = self.cluster.target
-        for name, region in self.regions.items():
-            if target is Target.EXISTING and not region.kube_context:
-                raise ValueError(f"regions.{name}.kubeContext is required for target existing")
-            if target is not Target.EXISTING and region.kube_context:
-                raise ValueError(f"regions.{name}.kubeContext applies to target existing only")
-        if target is Target.GKE and not self.cluster.gcp_project:
-            raise ValueError("cluster.gcpProject is required for target gke")
-        known = set(self.services) | {"ingress", "monitoring"}
-        for name, svc in self.services.items():
-            for caller in svc.callers:
-                if caller not in known:
-                    raise ValueError(
-                        f"services.{name}.callers: {caller!r} is not a service; "
-                        f"valid: {', '.join(sorted(known))}"
-                    )
-            if svc.runtime is Runtime.CLOUDRUN and target is not Target.GKE:
-                raise ValueError(f"services.{name}.runtime cloudrun needs cluster.target gke")
-        return self
-
 
 TOP_LEVEL_KEYS = tuple(
     (field.alias or name) for name, field in StackConfig.model_fields.items()

@@ -22,6 +22,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.config import SECRET_KEYS
 from infra.settings import NAMESPACE, Settings, resolve
 
 PROJECT = "phasescale"
@@ -164,11 +165,16 @@ def stack_file(stack: str, root: Path = ROOT) -> Path:
 
 def read_stack_config(path: Path) -> tuple[dict[str, str], frozenset[str]]:
     """The stack file's config as Pulumi hands it to the program: strings (objects as JSON), plus
-    the set of secret keys. Secret values cannot be decrypted offline; they become placeholders."""
+    the set of secret keys. Secret values cannot be decrypted offline: every secret key (set in the
+    file or, as usual, only in the encrypted config) becomes a placeholder marked secret."""
     doc = yaml.safe_load(path.read_text()) or {}
     raw: dict[str, str] = {}
     secret: set[str] = set()
+    for key in SECRET_KEYS:  # not set in the file: `pulumi config set --secret` keeps them elsewhere
+        raw[f"{NAMESPACE}:{key}"] = f"<offline placeholder for {NAMESPACE}:{key}>"
+        secret.add(f"{NAMESPACE}:{key}")
     for key, value in (doc.get("config") or {}).items():
+        secret.discard(key)
         if isinstance(value, Mapping) and set(value) == {"secure"}:
             raw[key] = f"<offline placeholder for {key}>"
             secret.add(key)
@@ -195,13 +201,24 @@ def run(
     settings = resolve(raw, secret_keys, phase)
     if phase is not None:
         raw[f"{NAMESPACE}:phase"] = str(phase)
+    body = program or build
+    records = record(lambda: body(settings), stack, raw, secret_keys)
+    return Plan(stack=stack, settings=settings, records=records)
+
+
+def record(
+    program: Callable[[], object],
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: frozenset[str] = frozenset(),
+) -> list[Record]:
+    """Run ``program`` under fresh mocks and return every registration it made, in order."""
     mock = _Mocks()
     monitor = _RecordingMonitor(mock)
     mocks.set_mocks(mock, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    set_all_config(raw, sorted(secret_keys))
-    body = program or build
-    _sync_await(run_pulumi_func(lambda: body(settings)))
-    return Plan(stack=stack, settings=settings, records=monitor.records)
+    set_all_config(dict(config or {}), sorted(secret_keys))
+    _sync_await(run_pulumi_func(program))
+    return monitor.records
 
 
 def _slug(text: str) -> str:

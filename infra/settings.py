@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from components.problems import ConfigError, Problem
 from infra import catalog
-from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, StackConfig
+from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
 
 NAMESPACE = "phasescale"
 
@@ -85,6 +85,33 @@ def parse_value(value: Any) -> Any:
     return value
 
 
+def cross_checks(stack: StackConfig) -> list[Problem]:
+    """Checks that span several keys (each field on its own is already valid)."""
+    found = []
+    target = stack.cluster.target
+    for name, region in stack.regions.items():
+        path = f"{NAMESPACE}:regions.{name}.kubeContext"
+        if target is Target.EXISTING and not region.kube_context:
+            found.append(Problem(path, None, "required for cluster.target existing (a kubeconfig context)"))
+        if target is not Target.EXISTING and region.kube_context:
+            found.append(Problem(path, region.kube_context, "only for cluster.target existing; remove it"))
+    if target is Target.GKE and not stack.cluster.gcp_project:
+        found.append(Problem(f"{NAMESPACE}:cluster.gcpProject", None, "required for cluster.target gke"))
+    known = set(stack.services) | {"ingress", "monitoring"}
+    for name, svc in stack.services.items():
+        for caller in svc.callers:
+            if caller not in known:
+                found.append(
+                    Problem(f"{NAMESPACE}:services.{name}.callers", caller,
+                            f"not a service; valid: {', '.join(sorted(known))}")
+                )
+        if svc.runtime is Runtime.CLOUDRUN and target is not Target.GKE:
+            found.append(
+                Problem(f"{NAMESPACE}:services.{name}.runtime", "cloudrun", "cloudrun needs cluster.target gke")
+            )
+    return found
+
+
 def resolve(
     raw: Mapping[str, Any],
     secret_keys: frozenset[str] = frozenset(),
@@ -120,6 +147,7 @@ def resolve(
     stack: StackConfig | None = None
     try:
         stack = StackConfig.model_validate(values)
+        problems += cross_checks(stack)
     except ValidationError as err:
         problems += _problems(err, f"{NAMESPACE}:")
 
