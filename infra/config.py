@@ -183,6 +183,60 @@ class Parts(Model):
     cdn: bool = True
 
 
+class PostgresEngine(StrEnum):
+    CNPG = "cnpg"
+    CLOUDSQL = "cloudsql"
+    RDS = "rds"
+
+
+class PostgresConfig(Model):
+    """How the stack runs PostgreSQL (sizes come from the catalog)."""
+
+    engine: PostgresEngine = Field(default=PostgresEngine.CNPG, description="cnpg (in-cluster), cloudsql, rds.")
+    database: Name = "app"
+    owner: Name = "app"
+    storage_class: str | None = Field(default=None, description="Default: the cluster's default class.")
+
+
+class RedisEngine(StrEnum):
+    OPERATOR = "operator"
+    MEMORYSTORE = "memorystore"
+    ELASTICACHE = "elasticache"
+
+
+class RedisConfig(Model):
+    engine: RedisEngine = Field(default=RedisEngine.OPERATOR, description="operator, memorystore, elasticache.")
+    storage_class: str | None = None
+
+
+class MilvusConfig(Model):
+    storage_class: str | None = None
+
+
+class GpuConfig(Model):
+    spot_only_accepted: bool = Field(
+        default=False, description="Allow base replicas on spot nodes (else on-demand only)."
+    )
+
+
+class SlackChannels(Model):
+    critical: str = "#alerts-critical"
+    warning: str = "#alerts"
+    scaling: str = "#scaling-events"
+
+
+class MonitoringConfig(Model):
+    slack_channels: SlackChannels = Field(default_factory=SlackChannels)
+    grafana_host: str | None = Field(default=None, description="Ingress host for Grafana; none: port-forward.")
+    storage_class: str | None = None
+
+
+class CdnConfig(Model):
+    domain: str | None = Field(
+        default=None, description="Hostname served by the CDN (managed certificate); none: the CDN's own name."
+    )
+
+
 class StackConfig(Model):
     """Everything under ``phasescale:`` in a stack file."""
 
@@ -193,6 +247,12 @@ class StackConfig(Model):
     namespace: Name = "phasescale"
     parts: Parts = Field(default_factory=Parts)
     services: dict[Name, Service] = Field(default_factory=dict)
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    milvus: MilvusConfig = Field(default_factory=MilvusConfig)
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    cdn: CdnConfig = Field(default_factory=CdnConfig)
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )

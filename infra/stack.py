@@ -6,6 +6,7 @@ only when there is no problem at all.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pulumi
@@ -17,13 +18,13 @@ from components.cluster_addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, 
 from components.problems import Problem, raise_if_any
 from components.stateless_service import IngressOptions, StatelessService, StatelessServiceArgs
 from infra.config import Runtime, Service, Target
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
 from infra.targets import RegionCluster, build_cluster
 
-MONITORING_NAMESPACE = "monitoring"
-PROMETHEUS_URL = f"http://monitoring-prometheus.{MONITORING_NAMESPACE}.svc:9090"
-MONITOR_LABELS = {"release": "monitoring"}
-"""Labels that the MonitoringStack's Prometheus selects ServiceMonitors and rules by."""
+PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn")
+"""Build order of the optional parts (monitoring first: later parts use its CRDs)."""
+PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") for name in PART_ORDER}
 
 
 def replica_bounds(settings: Settings, svc: Service) -> tuple[int, int]:
@@ -77,6 +78,9 @@ def service_plan(settings: Settings, name: str, svc: Service) -> sp.ServicePlan:
 def validate(settings: Settings) -> list[Problem]:
     """Every cross-field check of the stack, before anything is registered."""
     problems: list[Problem] = []
+    for part, module in PARTS.items():
+        if getattr(settings.stack.parts, part):
+            problems += module.validate(settings)
     for name, svc in settings.stack.services.items():
         if svc.runtime is Runtime.KUBERNETES:
             problems += sp.validate(service_plan(settings, name, svc), f"phasescale:services.{name}")
@@ -106,7 +110,7 @@ def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
     )
 
 
-def build_region(settings: Settings, rc: RegionCluster) -> dict[str, Any]:
+def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[str, Any]:
     cfg = settings.stack
     k8s_opts = pulumi.ResourceOptions(provider=rc.provider)
     autoscaler_role = None
@@ -128,7 +132,12 @@ def build_region(settings: Settings, rc: RegionCluster) -> dict[str, Any]:
         opts=k8s_opts,
     )
     namespace = _namespace(settings, rc)
-    after_addons = pulumi.ResourceOptions(provider=rc.provider, depends_on=[namespace, *addons.releases])
+    ctx = RegionContext(settings, rc, namespace, primary, crd_dependencies=list(addons.releases))
+    outputs: dict[str, Any] = {"cluster": rc.cluster_name}
+    for part, module in PARTS.items():
+        if getattr(cfg.parts, part):
+            outputs[part] = module.build(ctx)
+    after_addons = ctx.k8s_opts()
     services: dict[str, str] = {}
     for name, svc in cfg.services.items():
         plan = service_plan(settings, name, svc)
@@ -177,7 +186,8 @@ def build_region(settings: Settings, rc: RegionCluster) -> dict[str, Any]:
             opts=after_addons,
         )
         services[name] = f"{plan.min_replicas}-{plan.max_replicas}"
-    return {"cluster": rc.cluster_name, "services": services}
+    outputs["services"] = services
+    return outputs
 
 
 def build(settings: Settings) -> None:
@@ -185,8 +195,8 @@ def build(settings: Settings) -> None:
     raise_if_any(validate(settings))
     stack_name = pulumi.get_stack()
     regions = {}
-    for key in settings.active_regions:
+    for i, key in enumerate(settings.active_regions):
         rc = build_cluster(settings, key, stack_name)
-        regions[key] = build_region(settings, rc)
+        regions[key] = build_region(settings, rc, primary=i == 0)
     pulumi.export("phase", settings.phase)
     pulumi.export("regions", regions)

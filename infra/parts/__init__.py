@@ -1,0 +1,57 @@
+"""Optional parts of a stack (data tier, GPU pool, monitoring, CDN), one module each.
+
+Every part module exposes the same two functions, which the composition calls in this order:
+
+- ``validate(settings) -> list[Problem]``: every check of the part, before anything is registered;
+- ``build(ctx) -> dict``: register the part's resources in one region; return a small summary
+  (sizes, endpoints) that becomes a stack output.
+
+A part is switched on by ``phasescale:parts.<name>``; its sizes come from the phase catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.settings import Settings
+from infra.targets import RegionCluster
+
+MONITORING_NAMESPACE = "monitoring"
+PROMETHEUS_URL = f"http://monitoring-prometheus.{MONITORING_NAMESPACE}.svc:9090"
+MONITOR_LABELS = {"release": "monitoring"}
+"""Labels the MonitoringStack's Prometheus selects ServiceMonitors, PodMonitors and rules by."""
+
+
+@dataclass
+class RegionContext:
+    """What a part needs to build itself in one region."""
+
+    settings: Settings
+    cluster: RegionCluster
+    namespace: k8s.core.v1.Namespace
+    primary: bool
+    """True for the first (primary) region: global resources (CDN, DNS) are built there only."""
+    crd_dependencies: list[pulumi.Resource] = field(default_factory=list)
+    """Resources (Helm releases) that must exist before custom resources of their CRDs."""
+
+    @property
+    def key(self) -> str:
+        return self.cluster.key
+
+    @property
+    def app_namespace(self) -> str:
+        return self.settings.stack.namespace
+
+    @property
+    def protect(self) -> bool:
+        return self.settings.stack.protect_stateful
+
+    def k8s_opts(self, *extra_deps: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for Kubernetes resources of this region, after the namespace and CRDs."""
+        return pulumi.ResourceOptions(
+            provider=self.cluster.provider,
+            depends_on=[self.namespace, *self.crd_dependencies, *extra_deps],
+        )
