@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.versions import CHARTS
+from infra.versions import CHARTS, CLUSTER_AUTOSCALER_TAGS
 
 TYPE = "phasescale:components:ClusterAddons"
 
@@ -28,6 +28,7 @@ class ClusterAddonsArgs:
     eks_region: str | None = None
     """Set on EKS: installs metrics-server and the cluster autoscaler."""
     autoscaler_role_arn: pulumi.Input[str] | None = None
+    kubernetes_version: str = "1.33"
     ingress: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -55,13 +56,6 @@ def release(
         values=values,
         opts=opts,
     )
-
-
-def _hardened(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        **(extra or {}),
-    }
 
 
 def keda_values() -> dict[str, Any]:
@@ -100,6 +94,7 @@ class ClusterAddons(pulumi.ComponentResource):
                     "kube-system",
                     {
                         "cloudProvider": "aws",
+                        "image": {"tag": CLUSTER_AUTOSCALER_TAGS[args.kubernetes_version]},
                         "awsRegion": args.eks_region,
                         "autoDiscovery": {"clusterName": args.cluster_name},
                         "rbac": {

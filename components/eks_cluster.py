@@ -38,7 +38,7 @@ class EksClusterArgs:
 
 def subnet_plan(vpc_cidr: str, zones: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Per zone: a /20 public and a /18 private subnet from the VPC block (pure)."""
-    net = ipaddress.ip_network(vpc_cidr)
+    net = ipaddress.IPv4Network(vpc_cidr)
     private = list(net.subnets(new_prefix=18))
     public = list(private[-1].subnets(new_prefix=20))
     if len(zones) > len(private) - 1 or len(zones) > len(public):

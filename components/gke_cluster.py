@@ -47,7 +47,7 @@ def subnet_ranges(vpc_cidr: str) -> dict[str, str]:
     /16 block -> nodes /20, services /20, pods /17 (room for ~250 nodes at 110 pods each... a /24
     per node: 128 nodes), and a /28 for the control plane peering.
     """
-    net = ipaddress.ip_network(vpc_cidr)
+    net = ipaddress.IPv4Network(vpc_cidr)
     if net.prefixlen > 16:
         raise ValueError(f"vpcCidr {vpc_cidr} is too small; give a /16 or larger")
     halves = list(net.subnets(new_prefix=17))

@@ -217,7 +217,10 @@ def record(
     monitor = _RecordingMonitor(mock)
     mocks.set_mocks(mock, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     set_all_config(dict(config or {}), sorted(secret_keys))
-    _sync_await(run_pulumi_func(program))
+    def body() -> None:
+        program()
+
+    _sync_await(run_pulumi_func(body))
     return monitor.records
 
 

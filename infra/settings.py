@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from components.problems import ConfigError, Problem
 from infra import catalog
 from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
+from infra.versions import CLUSTER_AUTOSCALER_TAGS
 
 NAMESPACE = "phasescale"
 
@@ -95,6 +96,11 @@ def cross_checks(stack: StackConfig) -> list[Problem]:
             found.append(Problem(path, None, "required for cluster.target existing (a kubeconfig context)"))
         if target is not Target.EXISTING and region.kube_context:
             found.append(Problem(path, region.kube_context, "only for cluster.target existing; remove it"))
+    if target is Target.EKS and stack.cluster.kubernetes_version not in CLUSTER_AUTOSCALER_TAGS:
+        found.append(
+            Problem(f"{NAMESPACE}:cluster.kubernetesVersion", stack.cluster.kubernetes_version,
+                    f"one of {', '.join(CLUSTER_AUTOSCALER_TAGS)} (versions with a matching cluster autoscaler)")
+        )
     if target is Target.GKE and not stack.cluster.gcp_project:
         found.append(Problem(f"{NAMESPACE}:cluster.gcpProject", None, "required for cluster.target gke"))
     known = set(stack.services) | {"ingress", "monitoring"}

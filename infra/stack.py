@@ -127,6 +127,7 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             cluster_name=rc.cluster_name,
             eks_region=rc.location if rc.target is Target.EKS else None,
             autoscaler_role_arn=autoscaler_role,
+            kubernetes_version=cfg.cluster.kubernetes_version,
             ingress=any(s.ingress is not None for s in cfg.services.values()),
         ),
         opts=k8s_opts,
