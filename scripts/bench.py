@@ -1,0 +1,40 @@
+"""Benchmark: the offline plan time of every stack (cold process, then warm), and the test suite.
+
+    python scripts/bench.py            # or: make bench
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+STACKS = ("dev", "prod", "prod-aws")
+
+
+def timed(args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    print(f"machine: {os.cpu_count()} cores")
+    for stack in STACKS:
+        cold = timed([PY, "-m", "infra", "plan", "--stack", stack, "--phase", "4"])
+        code = (
+            "import time; from infra import plan as p; p.run(%r, 4); t=time.perf_counter(); "
+            "p.run(%r, 4); print(time.perf_counter()-t)" % (stack, stack)
+        )
+        warm = float(subprocess.run([PY, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+        print(f"plan {stack:9s} phase 4: {cold:5.1f} s in a new process (SDK imports included), {warm:4.2f} s warm")
+    suite = timed([PY, "-m", "pytest", "-n", "2", "tests"])
+    print(f"test suite (pytest -n 2): {suite:5.1f} s")
+
+
+if __name__ == "__main__":
+    main()
