@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--from-phase", type=int, required=True)
     d.add_argument("--to-phase", type=int, required=True)
     d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
+    sub.add_parser("reference", help="print the config reference (the README's, generated)")
     args = parser.parse_args(argv)
+    if args.command == "reference":
+        from infra.reference import render
+
+        print(render())
+        return 0
 
     from infra import plan as planner
 
