@@ -17,6 +17,7 @@ STATEFUL_TYPES = frozenset(
         "kubernetes:apps/v1:StatefulSet",
         "gcp:sql/databaseInstance:DatabaseInstance",
         "gcp:redis/instance:Instance",
+        "gcp:redis/cluster:Cluster",
         "gcp:memorystore/instance:Instance",
         "gcp:storage/bucket:Bucket",
         "aws:rds/instance:Instance",
@@ -29,10 +30,18 @@ STATEFUL_TYPES = frozenset(
 
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     # Inputs whose change makes the provider replace the resource (force-new), by type.
-    "gcp:sql/databaseInstance:DatabaseInstance": ("name", "region", "project"),
+    "gcp:sql/databaseInstance:DatabaseInstance": (
+        "name", "region", "project", "masterInstanceName", "encryptionKeyName",
+    ),
     "gcp:storage/bucket:Bucket": ("name", "location", "project"),
     "gcp:redis/instance:Instance": ("name", "region", "tier", "redisVersion", "authorizedNetwork"),
-    "aws:rds/instance:Instance": ("identifier", "engine", "storageEncrypted", "kmsKeyId", "username", "dbName"),
+    "gcp:redis/cluster:Cluster": (
+        "name", "region", "project", "authorizationMode", "transitEncryptionMode", "pscConfigs",
+    ),
+    "aws:rds/instance:Instance": (
+        "identifier", "engine", "storageEncrypted", "kmsKeyId", "username", "dbName", "availabilityZone",
+        "characterSetName", "timezone",
+    ),
     "aws:elasticache/replicationGroup:ReplicationGroup": (
         "replicationGroupId", "engine", "atRestEncryptionEnabled", "subnetGroupName", "clusterMode",
     ),
@@ -41,6 +50,9 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:PersistentVolumeClaim": ("spec.storageClassName", "spec.accessModes"),
     "kubernetes:apps/v1:StatefulSet": ("spec.serviceName", "spec.volumeClaimTemplates", "spec.selector"),
     "kubernetes:postgresql.cnpg.io/v1:Cluster": ("spec.bootstrap",),
+    # standalone -> cluster: a new topology over the same etcd and bucket (MilvusCluster sets
+    # replace_on_changes, so a protected stack refuses it until the data is migrated).
+    "kubernetes:milvus.io/v1beta1:Milvus": ("spec.mode",),
 }
 
 

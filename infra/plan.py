@@ -27,6 +27,9 @@ from infra.settings import NAMESPACE, Settings, resolve
 
 PROJECT = "phasescale"
 REDACTED = "[secret]"
+OFFLINE_SECRETS = {"slackWebhookUrl": "https://hooks.slack.com/services/OFFLINE/PLACEHOLDER/0000"}
+"""Offline stand-ins for secret config (the real values are encrypted); well-formed so validation
+of their shape still runs. They never reach the output: secret values are written as REDACTED."""
 SECRET_SIG = rpc._special_sig_key
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +90,9 @@ def _clean(value: Any) -> Any:
     """Wire values to plain data: integral floats back to ints, secrets redacted."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == rpc._special_secret_sig:
-            return REDACTED
+            inner = value.get("value")
+            # A secret map (a Secret's stringData) keeps its keys, so the object stays valid.
+            return {k: REDACTED for k in inner} if isinstance(inner, dict) else REDACTED
         return {k: _clean(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
         return [_clean(v) for v in value]
@@ -171,12 +176,12 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], frozenset[str]]:
     raw: dict[str, str] = {}
     secret: set[str] = set()
     for key in SECRET_KEYS:  # not set in the file: `pulumi config set --secret` keeps them elsewhere
-        raw[f"{NAMESPACE}:{key}"] = f"<offline placeholder for {NAMESPACE}:{key}>"
+        raw[f"{NAMESPACE}:{key}"] = OFFLINE_SECRETS.get(key, "offlinePlaceholder0000000000000000")
         secret.add(f"{NAMESPACE}:{key}")
     for key, value in (doc.get("config") or {}).items():
         secret.discard(key)
         if isinstance(value, Mapping) and set(value) == {"secure"}:
-            raw[key] = f"<offline placeholder for {key}>"
+            raw[key] = OFFLINE_SECRETS.get(key.partition(":")[2], "offlinePlaceholder0000000000000000")
             secret.add(key)
         elif isinstance(value, (dict, list)):
             raw[key] = json.dumps(value)
@@ -228,9 +233,42 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
+def _redact_urls(value: Any) -> Any:
+    """Alertmanager config with every inline webhook/API URL replaced (``*_file`` keys are paths)."""
+    if isinstance(value, dict):
+        return {k: REDACTED if k in ("api_url", "url") and isinstance(v, str) else _redact_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_urls(v) for v in value]
+    return value
+
+
+def _write_monitoring(plan: Plan, out: Path) -> None:
+    """``rules/<region>-<name>.yaml``: the ``groups:`` of each PrometheusRule as a plain rule file
+    (``promtool check rules``); ``alertmanager.yaml``: the primary region's Alertmanager config
+    (``amtool check-config``)."""
+    for cluster, obj in plan.manifests():
+        if obj["kind"] == "PrometheusRule":
+            region = cluster.removesuffix("-k8s")
+            path = out / "rules" / f"{region}-{_slug(obj['metadata']['name'])}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.safe_dump({"groups": obj["spec"]["groups"]}, sort_keys=False, width=10_000))
+    configs = [
+        rel["values"]["alertmanager"]["config"]
+        for _, rel in plan.helm_releases()
+        if rel.get("chart") == "kube-prometheus-stack" and "config" in rel.get("values", {}).get("alertmanager", {})
+    ]
+    target = out / "alertmanager.yaml"
+    if configs:
+        out.mkdir(parents=True, exist_ok=True)
+        target.write_text(yaml.safe_dump(_redact_urls(configs[0]), sort_keys=False, width=10_000))
+    elif target.exists():
+        target.unlink()
+
+
 def write(plan: Plan, out: Path) -> None:
-    """Write manifests/, helm/ and resources.json under ``out`` (replacing what a previous plan wrote)."""
-    for sub in ("manifests", "helm"):
+    """Write manifests/, helm/, rules/, alertmanager.yaml and resources.json under ``out`` (replacing
+    what a previous plan wrote)."""
+    for sub in ("manifests", "helm", "rules"):
         target = out / sub
         if target.exists():
             for old in sorted(target.rglob("*"), reverse=True):
@@ -254,6 +292,7 @@ def write(plan: Plan, out: Path) -> None:
         path = out / "helm" / cluster / f"{_slug(str(doc['release']))}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    _write_monitoring(plan, out)
     resources = [
         {
             "type": r.type,

@@ -21,7 +21,7 @@ def test_every_stack_builds_at_every_phase(stack: str, phase: int) -> None:
     names = [r.name for r in plan.records]
     assert len(plan.records) > 10
     # Resource names never carry the phase: a phase change must not rename (replace) anything.
-    assert not [n for n in names if re.search(r"phase|mvp|growth|enterprise", n)]
+    assert not [n for n in names if re.search(r"phase(?!scale)|mvp|growth|enterprise", n)]
     keys = [r.key for r in plan.records]
     assert len(keys) == len(set(keys)), "two resources share type, name and parent"
 
@@ -41,7 +41,7 @@ def _bounds(plan: planner.Plan) -> dict[str, tuple[int, int, list[str]]]:
             else:
                 signals.append(f"{t['type']} {t['metadata']['value']}%")
         out[s["scaleTargetRef"]["name"]] = (s["minReplicaCount"], s["maxReplicaCount"], signals)
-    return out
+    return {k: v for k, v in out.items() if k in plan.settings.stack.services}
 
 
 def test_prod_shows_exactly_the_seed_erp_table() -> None:
@@ -69,16 +69,30 @@ def test_phase_four_deploys_every_region_and_lower_phases_only_the_first() -> No
 
 
 def test_changing_only_the_phase_changes_only_sizes() -> None:
-    """Between phases 2 and 3 of prod-aws, everything kept keeps its name; what changes is sizes."""
+    """Between phases 3 and 4 of prod-aws, everything kept keeps its name; what changes is sizes,
+    and the second region is created."""
     from infra.diff import diff
 
-    d = diff(plan_of("prod-aws", 2), plan_of("prod-aws", 3))
+    d = diff(plan_of("prod-aws", 3), plan_of("prod-aws", 4))
     assert not d.deleted and not d.replaced
     changed = {(b.type, b.name): paths for _, b, paths in d.changed}
-    assert changed[("aws:eks/nodeGroup:NodeGroup", "prod-aws-seoul-system")] == [
-        "scalingConfig.desiredSize", "scalingConfig.maxSize", "scalingConfig.minSize",
+    assert changed[("aws:eks/nodeGroup:NodeGroup", "prod-aws-seoul-system")] == ["scalingConfig.maxSize"]
+    assert changed[("kubernetes:keda.sh/v1alpha1:ScaledObject", "seoul-api-scaler")] == [
+        "spec.maxReplicaCount", "spec.minReplicaCount",
     ]
-    assert changed[("kubernetes:keda.sh/v1alpha1:ScaledObject", "seoul-api-scaler")] == ["spec.maxReplicaCount"]
+    assert changed[("kubernetes:postgresql.cnpg.io/v1:Cluster", "seoul-pg")][0] == "spec.instances"
+    assert ("aws:eks/cluster:Cluster", "prod-aws-tokyo") in {(r.type, r.name) for r in d.created}
+
+
+def test_phase_two_to_three_names_exactly_the_declared_migrations() -> None:
+    from infra.diff import diff
+
+    assert diff(plan_of("prod-aws", 2), plan_of("prod-aws", 3)).stateful_risks == [
+        "STATEFUL REPLACE aws:elasticache/replicationGroup:ReplicationGroup seoul-redis on clusterMode "
+        "(stateful: data is lost unless migrated first)",
+        "STATEFUL REPLACE kubernetes:milvus.io/v1beta1:Milvus seoul-milvus on spec.mode "
+        "(stateful: data is lost unless migrated first)",
+    ]
 
 
 def test_gke_cluster_is_private_regional_with_workload_identity() -> None:

@@ -1,17 +1,109 @@
-"""The redis part (work in progress: registers nothing yet)."""
+"""The redis part: the mode and sizes from the catalog, the engine from ``phasescale:redis``.
+
+engine ``operator`` (default, every target) installs the OT redis-operator chart once per region and
+the custom resources after it; ``memorystore`` (gke) and ``elasticache`` (eks) are managed services in
+the cluster's network. Backups: hourly RDB snapshots (``save 3600 1`` on the data volume; Memorystore
+RDB persistence ONE_HOUR; ElastiCache daily snapshots kept 7 days).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pulumi
+
+from components import redis_plan as rp
+from components.cluster_addons import release
 from components.problems import Problem
-from infra.parts import RegionContext
+from components.redis_cluster import ElastiCacheOptions, MemorystoreOptions, RedisCluster, RedisClusterArgs
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext
 from infra.settings import Settings
+from infra.versions import IMAGES
+
+SIZES_PATH = "phasescale:overrides.redis"
+ENGINE_PATH = "phasescale:redis.engine"
+PASSWORD_KEY = "redisPassword"
+
+
+def plan(settings: Settings) -> rp.RedisPlan:
+    """The Redis of one region, as decided by the catalog row and the stack's redis config."""
+    sizes = settings.sizes.redis
+    cfg = settings.stack.redis
+    return rp.RedisPlan(
+        name="redis",
+        namespace=settings.stack.namespace,
+        mode=rp.Mode(sizes.mode),
+        engine=rp.Engine(cfg.engine.value),
+        maxmemory_mb=sizes.maxmemory_mb,
+        maxmemory_policy=sizes.maxmemory_policy,
+        memory_mib=sizes.memory_mib,
+        cpu_m=sizes.cpu_millicores,
+        storage_gib=sizes.storage_gib,
+        storage_class=cfg.storage_class,
+        shards=sizes.shards,
+        replicas_per_shard=sizes.replicas_per_shard,
+        sentinels=sizes.sentinels,
+        appendonly=cfg.appendonly,
+        image=IMAGES["redis"].ref,
+        sentinel_image=IMAGES["redis-sentinel"].ref,
+        exporter_image=IMAGES["redis-exporter"].ref,
+        monitoring_namespace=MONITORING_NAMESPACE if settings.stack.parts.monitoring else None,
+    )
 
 
 def validate(settings: Settings) -> list[Problem]:
-    return []
+    return rp.validate(
+        plan(settings),
+        settings.stack.cluster.target.value,
+        settings.secrets.get(PASSWORD_KEY),
+        SIZES_PATH,
+        ENGINE_PATH,
+    )
 
 
 def build(ctx: RegionContext) -> dict[str, Any]:
-    return {}
+    p = plan(ctx.settings)
+    name = f"{ctx.key}-redis"
+    password = ctx.settings.secrets.get(PASSWORD_KEY)
+    args = RedisClusterArgs(
+        plan=p,
+        cloud_name=f"{ctx.cluster.cluster_name}-redis"[:40],
+        password=pulumi.Output.secret(password) if password else None,
+        monitor_labels=MONITOR_LABELS if ctx.settings.stack.parts.monitoring else None,
+        protect=ctx.protect,
+    )
+    if p.engine is rp.Engine.OPERATOR:
+        operator = release(
+            f"{ctx.key}-redis-operator",
+            "redis-operator",
+            rp.OPERATOR_NAMESPACE,
+            rp.operator_values(p.namespace),
+            ctx.k8s_opts(),
+        )
+        component = RedisCluster(name, args, opts=ctx.k8s_opts(operator))
+    elif p.engine is rp.Engine.MEMORYSTORE:
+        gke = ctx.cluster.gke
+        project = ctx.settings.stack.cluster.gcp_project
+        assert gke is not None and project is not None  # validate: memorystore needs target gke
+        args = dataclasses.replace(args, memorystore=MemorystoreOptions(
+            project=project, region=ctx.cluster.location, network=gke.network.id, subnetwork=gke.subnet.id,
+        ))
+        component = RedisCluster(name, args, opts=ctx.cluster.cloud_opts)
+    else:
+        eks = ctx.cluster.eks
+        assert eks is not None  # validate: elasticache needs target eks
+        args = dataclasses.replace(args, elasticache=ElastiCacheOptions(
+            vpc_id=eks.vpc.id,
+            vpc_cidr=ctx.settings.stack.regions[ctx.key].vpc_cidr,
+            subnet_ids=eks.private_subnet_ids,
+        ))
+        component = RedisCluster(name, args, opts=ctx.cluster.cloud_opts)
+    return {
+        "engine": p.engine.value,
+        "mode": p.mode.value,
+        "maxmemory": f"{p.maxmemory_mb}mb {p.maxmemory_policy}",
+        "shards": p.shards,
+        "replicasPerShard": p.replicas_per_shard,
+        "endpoint": p.endpoint if p.engine is rp.Engine.OPERATOR else component.endpoint,
+    }
