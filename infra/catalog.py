@@ -63,6 +63,11 @@ class RedisSizing(Model):
         pattern="^(noeviction|allkeys-lru|allkeys-lfu|allkeys-random|volatile-lru|volatile-lfu|"
         "volatile-random|volatile-ttl)$",
     )
+    memory_mib: int = Field(
+        ge=128, description="Memory per Redis node: container request = limit (operator), capacity (managed)."
+    )
+    cpu_millicores: int = Field(default=500, ge=100, description="CPU request per Redis node (operator).")
+    storage_gib: int = Field(ge=1, description="Data volume per node (operator): RDB + AOF + rewrite.")
     shards: int = Field(default=1, ge=1)
     replicas_per_shard: int = Field(default=0, ge=0)
     sentinels: int = Field(default=0, ge=0)
@@ -74,6 +79,12 @@ class MilvusSizing(Model):
     data_nodes: int = Field(default=1, ge=1)
     streaming_nodes: int = Field(default=1, ge=1)
     proxies: int = Field(default=1, ge=1)
+    query_node_memory_gib: int = Field(
+        default=4, ge=1, description="Per query node (standalone: the one pod); loaded segments live here."
+    )
+    minio_storage_gib: int = Field(
+        default=50, ge=10, description="In-cluster MinIO volume per replica (target existing only)."
+    )
 
 
 class GpuSizing(Model):
@@ -89,15 +100,25 @@ class GpuSizing(Model):
 
 
 class CdnSizing(Model):
-    enabled: bool
-    cross_region_replication: bool
+    enabled: bool = Field(description="Bucket + CDN on gke/eks (target existing: the dev store, any phase).")
+    cross_region_replication: bool = Field(description="A replica bucket in the second region.")
+    price_class: str = Field(
+        default="PriceClass_200", pattern="^PriceClass_(100|200|All)$",
+        description="CloudFront edge set (eks); 200 includes Seoul and Tokyo, 100 does not.",
+    )
+    default_ttl_s: int = Field(default=3600, ge=0, description="Edge TTL when the origin sends none.")
+    max_ttl_s: int = Field(default=86400, ge=0)
 
 
 class MonitoringSizing(Model):
-    retention_days: int = Field(ge=1)
-    storage_gib: int = Field(ge=5)
+    retention_days: int = Field(
+        ge=1, description="Prometheus retention; at least the phase's trigger history (retention_days_needed)."
+    )
+    storage_gib: int = Field(ge=5, description="Prometheus volume per replica; retentionSize is 85% of it.")
     prometheus_replicas: int = Field(ge=1)
     alertmanager_replicas: int = Field(ge=1)
+    prometheus_cpu_millicores: int = Field(default=500, ge=100, description="CPU request per Prometheus replica.")
+    prometheus_memory_gib: int = Field(default=2, ge=1, description="Memory request = limit per Prometheus replica.")
 
 
 class RegionSizing(Model):
@@ -152,20 +173,28 @@ POSTGRES = {
                       min_pool_size=20, reserve_pool_size=10, regional_ha=True),
 }
 
-# Standalone 512 MB (003), replication + Sentinel 16 GB allkeys-lru (001), cluster from phase 3.
+# Standalone 512 MB (003; grow to 2 GB with an override), replication + Sentinel 16 GB allkeys-lru
+# (001), cluster from phase 3 (001). chosen: memory leaves >= 25% over maxmemory for fork/replication
+# buffers; storage >= 3x maxmemory (RDB + AOF + rewrite); cluster shards 3 -> 6 at 8 GB each.
 REDIS = {
-    1: RedisSizing(mode="standalone", maxmemory_mb=512),
-    2: RedisSizing(mode="replication", maxmemory_mb=16384, replicas_per_shard=2, sentinels=3),
-    3: RedisSizing(mode="cluster", maxmemory_mb=8192, shards=3, replicas_per_shard=1),
-    4: RedisSizing(mode="cluster", maxmemory_mb=8192, shards=6, replicas_per_shard=1),
+    1: RedisSizing(mode="standalone", maxmemory_mb=512, memory_mib=768, cpu_millicores=250, storage_gib=5),
+    2: RedisSizing(mode="replication", maxmemory_mb=16384, memory_mib=22528, cpu_millicores=1000,
+                   storage_gib=50, replicas_per_shard=2, sentinels=3),
+    3: RedisSizing(mode="cluster", maxmemory_mb=8192, memory_mib=11264, cpu_millicores=1000,
+                   storage_gib=25, shards=3, replicas_per_shard=1),
+    4: RedisSizing(mode="cluster", maxmemory_mb=8192, memory_mib=11264, cpu_millicores=1000,
+                   storage_gib=25, shards=6, replicas_per_shard=1),
 }
 
 # Standalone while small; cluster mode from phase 3, query nodes growing for search (000).
+# chosen: query node memory and MinIO volumes double per phase (vectors grow with users).
 MILVUS = {
-    1: MilvusSizing(mode="standalone"),
-    2: MilvusSizing(mode="standalone"),
-    3: MilvusSizing(mode="cluster", query_nodes=2, data_nodes=2, streaming_nodes=2, proxies=2),
-    4: MilvusSizing(mode="cluster", query_nodes=4, data_nodes=3, streaming_nodes=3, proxies=3),
+    1: MilvusSizing(mode="standalone", query_node_memory_gib=4, minio_storage_gib=50),
+    2: MilvusSizing(mode="standalone", query_node_memory_gib=8, minio_storage_gib=100),
+    3: MilvusSizing(mode="cluster", query_nodes=2, data_nodes=2, streaming_nodes=2, proxies=2,
+                    query_node_memory_gib=8, minio_storage_gib=200),
+    4: MilvusSizing(mode="cluster", query_nodes=4, data_nodes=3, streaming_nodes=3, proxies=3,
+                    query_node_memory_gib=16, minio_storage_gib=400),
 }
 
 # Tensor parallel 1 -> 2 -> 4 (not 3: Llama-2-13b has 40 heads) -> two nodes (001); workers 1-5.
@@ -189,15 +218,22 @@ CDN = {
     1: CdnSizing(enabled=False, cross_region_replication=False),
     2: CdnSizing(enabled=False, cross_region_replication=False),
     3: CdnSizing(enabled=True, cross_region_replication=False),
-    4: CdnSizing(enabled=True, cross_region_replication=True),
+    4: CdnSizing(enabled=True, cross_region_replication=True, price_class="PriceClass_All"),  # chosen: 003 adds Indonesia
 }
 
-# chosen: retention and storage grow with traffic; Prometheus HA (two replicas) from phase 3.
+# Retention covers the history the phase's upgrade triggers read back (alert_rules.retention_days_needed:
+# 29 / 36 / 9 / 0 days); 40 days from phase 2 on, so a rollback to phase 2 finds its history.
+# chosen: storage ~ series x 15 s samples x retention (~1.5 B/sample) with headroom; Prometheus HA
+# (two replicas) from phase 3; memory stays under the e2-standard-4 / m6i.xlarge allocatable.
 MONITORING = {
-    1: MonitoringSizing(retention_days=7, storage_gib=20, prometheus_replicas=1, alertmanager_replicas=1),
-    2: MonitoringSizing(retention_days=15, storage_gib=50, prometheus_replicas=1, alertmanager_replicas=2),
-    3: MonitoringSizing(retention_days=30, storage_gib=150, prometheus_replicas=2, alertmanager_replicas=3),
-    4: MonitoringSizing(retention_days=30, storage_gib=300, prometheus_replicas=2, alertmanager_replicas=3),
+    1: MonitoringSizing(retention_days=30, storage_gib=30, prometheus_replicas=1, alertmanager_replicas=1,
+                        prometheus_cpu_millicores=500, prometheus_memory_gib=2),
+    2: MonitoringSizing(retention_days=40, storage_gib=100, prometheus_replicas=1, alertmanager_replicas=2,
+                        prometheus_cpu_millicores=1000, prometheus_memory_gib=4),
+    3: MonitoringSizing(retention_days=40, storage_gib=200, prometheus_replicas=2, alertmanager_replicas=3,
+                        prometheus_cpu_millicores=1000, prometheus_memory_gib=6),
+    4: MonitoringSizing(retention_days=40, storage_gib=400, prometheus_replicas=2, alertmanager_replicas=3,
+                        prometheus_cpu_millicores=2000, prometheus_memory_gib=8),
 }
 
 # Multi-region (Seoul + Tokyo) in phase 4 (002).

@@ -73,12 +73,12 @@ class Region(Model):
 class Cluster(Model):
     """The cluster target shared by every region."""
 
-    target: Target
+    target: Target = Field(description="existing (a kubeconfig context), gke or eks.")
     gcp_project: str | None = Field(default=None, description="GCP project id (gke).")
     kubernetes_version: str = Field(
-        default="1.32", pattern=r"^1\.\d+$", description="Minor version for EKS; GKE follows the channel."
+        default="1.33", pattern=r"^1\.\d+$", description="Minor version for EKS; GKE follows the channel."
     )
-    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(default="REGULAR", description="GKE release channel.")
     api_allowed_cidrs: list[str] = Field(
         default_factory=lambda: ["0.0.0.0/0"],
         description="CIDRs allowed to reach the public API endpoint (GKE master authorized "
@@ -192,10 +192,28 @@ class PostgresEngine(StrEnum):
 class PostgresConfig(Model):
     """How the stack runs PostgreSQL (sizes come from the catalog)."""
 
-    engine: PostgresEngine = Field(default=PostgresEngine.CNPG, description="cnpg (in-cluster), cloudsql, rds.")
+    engine: PostgresEngine = Field(
+        default=PostgresEngine.CNPG, description="cnpg (in-cluster, every target), cloudsql (gke), rds (eks)."
+    )
     database: Name = "app"
     owner: Name = "app"
     storage_class: str | None = Field(default=None, description="Default: the cluster's default class.")
+    backup_bucket_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][-a-z0-9]{1,40}[a-z0-9]$",
+        description="cnpg: backups go to the bucket <prefix>-<region>; default <gcpProject or phasescale>-"
+        "<stack>-pg. Never change it on a live stack: it replaces the bucket.",
+    )
+    backup_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="cnpg on target existing: an S3-compatible endpoint (MinIO) for WAL and base backups; the "
+        "bucket <prefix>-<region> must exist there. None: no backups (development only).",
+    )
+    backup_secret: Name = Field(
+        default="pg-backup-s3",
+        description="With backupEndpointUrl: a Secret in the app namespace with ACCESS_KEY_ID and ACCESS_SECRET_KEY.",
+    )
 
 
 class RedisEngine(StrEnum):
@@ -205,8 +223,16 @@ class RedisEngine(StrEnum):
 
 
 class RedisConfig(Model):
-    engine: RedisEngine = Field(default=RedisEngine.OPERATOR, description="operator, memorystore, elasticache.")
-    storage_class: str | None = None
+    """How the stack runs Redis (sizes and mode come from the catalog)."""
+
+    engine: RedisEngine = Field(
+        default=RedisEngine.OPERATOR,
+        description="operator (in-cluster, every target), memorystore (gke), elasticache (eks).",
+    )
+    storage_class: str | None = Field(default=None, description="Default: the cluster's default class.")
+    appendonly: bool = Field(
+        default=True, description="Operator: AOF (fsync every second) besides the hourly RDB snapshot."
+    )
 
 
 class MilvusConfig(Model):
@@ -226,25 +252,71 @@ class SlackChannels(Model):
 
 
 class MonitoringConfig(Model):
+    """The MonitoringStack (kube-prometheus-stack) of each region. Checked by infra/parts/monitoring.py.
+
+    Alerts go to Slack through the webhook of ``pulumi config set --secret phasescale:slackWebhookUrl``
+    (required in production; without it, development stacks route every alert to a null receiver).
+    """
+
     slack_channels: SlackChannels = Field(default_factory=SlackChannels)
-    grafana_host: str | None = Field(default=None, description="Ingress host for Grafana; none: port-forward.")
-    storage_class: str | None = None
+    grafana_host: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Ingress host for Grafana (TLS secret grafana-tls); none: kubectl port-forward.",
+    )
+    grafana_admin_secret: Name | None = Field(
+        default=None,
+        description="A Secret you create in the monitoring namespace with keys admin-user and admin-password; "
+        "none: the chart generates a random password into the Secret monitoring-grafana.",
+    )
+    storage_class: str | None = Field(default=None, description="Prometheus/Alertmanager volumes; default: the cluster's.")
+    runbook_base_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="Alerts link <url>/<alertname lowercased> as runbook_url."
+    )
 
 
 class CdnConfig(Model):
+    """Object storage and its CDN (components/cdn_bucket.py). Checked by infra/parts/cdn.py."""
+
     domain: str | None = Field(
-        default=None, description="Hostname served by the CDN (managed certificate); none: the CDN's own name."
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="Hostname served by the CDN. Required on gke (Google-managed certificate); on eks it "
+        "needs acmCertificateArn; none on eks: the distribution's own *.cloudfront.net name.",
     )
+    bucket_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][-a-z0-9]{1,50}[a-z0-9]$",
+        description="Bucket name (global namespace); default <project or phasescale>-<stack>-cdn. The "
+        "replica adds -replica. Never change it on a live stack: it replaces the bucket.",
+    )
+    gcp_project_number: str | None = Field(
+        default=None,
+        pattern=r"^\d{6,20}$",
+        description="gke: the project's number (gcloud projects describe P --format='value(projectNumber)'); "
+        "names the Cloud CDN fill and Storage Transfer service agents.",
+    )
+    acm_certificate_arn: str | None = Field(
+        default=None,
+        description="eks with a domain: an ACM certificate for it, issued in us-east-1 (CloudFront's region).",
+    )
+    dev_store_gib: int = Field(default=10, ge=1, le=1000, description="existing: the dev S3 store's volume.")
+    storage_class: str | None = Field(default=None, description="existing: the dev store's storage class.")
 
 
 class StackConfig(Model):
     """Everything under ``phasescale:`` in a stack file."""
 
     phase: int = Field(ge=1, le=4, description="1 MVP, 2 Growth, 3 Scale, 4 Enterprise.")
-    environment: Environment = Environment.DEVELOPMENT
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="production protects every database, cache and bucket (Pulumi protect, deletion protection).",
+    )
     cluster: Cluster
-    regions: dict[Name, Region] = Field(min_length=1)
-    namespace: Name = "phasescale"
+    regions: dict[Name, Region] = Field(
+        min_length=1, description="Regions by name; the first is primary; all are deployed from the multi-region phase."
+    )
+    namespace: Name = Field(default="phasescale", description="Namespace of the services (restricted Pod Security).")
     parts: Parts = Field(default_factory=Parts)
     services: dict[Name, Service] = Field(default_factory=dict)
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
@@ -268,5 +340,5 @@ TOP_LEVEL_KEYS = tuple(
 )
 """The keys a stack file may set under ``phasescale:``."""
 
-SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword")
+SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword")
 """Keys that must come from ``pulumi config set --secret`` (never plaintext in a stack file)."""
