@@ -340,5 +340,5 @@ TOP_LEVEL_KEYS = tuple(
 )
 """The keys a stack file may set under ``phasescale:``."""
 
-SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword")
+SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword", "cdnSignedUrlKey")
 """Keys that must come from ``pulumi config set --secret`` (never plaintext in a stack file)."""
