@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("reference", help="print the config reference (the README's, generated)")
     args = parser.parse_args(argv)
     if args.command == "reference":
-        from infra.reference import render
+        from infra import reference
 
-        print(render())
+        print(reference.render())
         return 0
 
     from infra import plan as planner

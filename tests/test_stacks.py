@@ -80,7 +80,7 @@ def test_changing_only_the_phase_changes_only_sizes() -> None:
     assert changed[("kubernetes:keda.sh/v1alpha1:ScaledObject", "seoul-api-scaler")] == [
         "spec.maxReplicaCount", "spec.minReplicaCount",
     ]
-    assert changed[("kubernetes:postgresql.cnpg.io/v1:Cluster", "seoul-pg")][0] == "spec.instances"
+    assert changed[("aws:elasticache/replicationGroup:ReplicationGroup", "seoul-redis")] == ["numNodeGroups"]
     assert ("aws:eks/cluster:Cluster", "prod-aws-tokyo") in {(r.type, r.name) for r in d.created}
 
 

@@ -1,17 +1,221 @@
-"""The postgres part (work in progress: registers nothing yet)."""
+"""The postgres part: sizes from the catalog, the engine from ``phasescale:postgres``.
+
+engine ``cnpg`` (default, every target) installs, per region, cert-manager, the CloudNativePG
+operator and its barman-cloud plugin, then a :class:`PostgresCluster` whose WAL and daily base
+backups go to the region's bucket (GCS on gke, S3 on eks, ``backupEndpointUrl`` on existing). In a
+multi-region phase the first region holds the primary; every other region runs a CNPG replica
+cluster that restores from and follows the primary's archive, never a second primary.
+
+``cloudsql`` (gke) and ``rds`` (eks) are managed: the primary and read replicas in the cluster's VPC
+with PgBouncer in the cluster in front. They are built in the primary region only: a cross-region
+replica needs a shared VPC (Cloud SQL private IP) or the primary's ARN and a KMS key in the replica
+region (RDS), which this part does not manage yet; other regions' services reach the primary region.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pulumi
+
+from components import postgres_plan as pp
+from components.cluster_addons import release
+from components.postgres_cluster import (
+    Backup,
+    CloudSqlOptions,
+    Engine,
+    GcsBackup,
+    PostgresCluster,
+    PostgresClusterArgs,
+    RdsOptions,
+    ReplicaOf,
+    S3Backup,
+    S3CompatibleBackup,
+)
 from components.problems import Problem
-from infra.parts import RegionContext
+from infra.config import Environment, PostgresEngine, Runtime, Target
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext
 from infra.settings import Settings
+from infra.versions import IMAGES
+
+SIZES_PATH = "phasescale:overrides.postgres"
+CONFIG_PATH = "phasescale:postgres"
+PASSWORD_KEY = "dbPassword"
+OPERATOR_NAMESPACE = "cnpg-system"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+ENGINE_TARGET = {PostgresEngine.CLOUDSQL: Target.GKE, PostgresEngine.RDS: Target.EKS}
+
+
+def sizing(settings: Settings) -> pp.PostgresSizing:
+    s = settings.sizes.postgres
+    return pp.PostgresSizing(
+        cpu=s.cpu,
+        memory_gib=s.memory_gib,
+        storage_gib=s.storage_gib,
+        read_replicas=s.read_replicas,
+        max_connections=s.max_connections,
+        pooler=pp.PoolerSizing(
+            instances=s.pooler_instances,
+            max_client_conn=s.max_client_conn,
+            default_pool_size=s.default_pool_size,
+            min_pool_size=s.min_pool_size,
+            reserve_pool_size=s.reserve_pool_size,
+        ),
+    )
+
+
+def db_services(settings: Settings) -> dict[str, pp.ServiceDbUse]:
+    """Every service that sets ``database``: its max replicas at this phase and its pool size."""
+    from infra.stack import replica_bounds  # late: the composition imports the parts
+
+    return {
+        name: pp.ServiceDbUse(max_replicas=replica_bounds(settings, svc)[1], pool_size=svc.database.pool_size)
+        for name, svc in settings.stack.services.items()
+        if svc.database is not None
+    }
 
 
 def validate(settings: Settings) -> list[Problem]:
-    return []
+    cfg = settings.stack.postgres
+    target = settings.stack.cluster.target
+    problems: list[Problem] = []
+    wanted = ENGINE_TARGET.get(cfg.engine)
+    if wanted is not None and target is not wanted:
+        problems.append(
+            Problem(f"{CONFIG_PATH}.engine", cfg.engine.value,
+                    f"{cfg.engine.value} needs cluster.target {wanted.value}; use cnpg on {target.value}")
+        )
+    if wanted is not None and not settings.secrets.get(PASSWORD_KEY):
+        problems.append(
+            Problem(f"phasescale:{PASSWORD_KEY}", None,
+                    f"required for engine {cfg.engine.value}: pulumi config set --secret phasescale:{PASSWORD_KEY}")
+        )
+    if cfg.backup_endpoint_url and target is not Target.EXISTING:
+        problems.append(
+            Problem(f"{CONFIG_PATH}.backupEndpointUrl", cfg.backup_endpoint_url,
+                    f"only for cluster.target existing; {target.value} backs up to its own object storage")
+        )
+    if cfg.engine is PostgresEngine.CNPG and target is Target.EXISTING and not cfg.backup_endpoint_url:
+        if settings.stack.environment is not Environment.DEVELOPMENT:
+            problems.append(
+                Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
+                        f"required on target existing in {settings.stack.environment.value}: WAL archive and "
+                        "base backups need an S3-compatible endpoint")
+            )
+        if len(settings.active_regions) > 1:
+            problems.append(
+                Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
+                        "required with several regions: the other regions follow the primary's archive")
+            )
+    problems += pp.connection_budget(db_services(settings), sizing(settings).pooler,
+                                     settings.sizes.postgres.max_connections, SIZES_PATH)
+    return problems
+
+
+def bucket_name(settings: Settings, stack: str, region: str) -> str:
+    cfg = settings.stack.postgres
+    prefix = cfg.backup_bucket_prefix or f"{settings.stack.cluster.gcp_project or 'phasescale'}-{stack}-pg"
+    return f"{prefix}-{region}"
+
+
+def _backup(ctx: RegionContext, bucket: str) -> Backup | None:
+    cfg = ctx.settings.stack.postgres
+    if ctx.cluster.gke is not None:
+        project = ctx.settings.stack.cluster.gcp_project
+        assert project is not None  # checked by StackConfig
+        return GcsBackup(project=project, location=ctx.cluster.location, bucket=bucket)
+    if ctx.cluster.eks is not None:
+        return S3Backup(eks=ctx.cluster.eks, bucket=bucket)
+    if cfg.backup_endpoint_url:
+        return S3CompatibleBackup(endpoint_url=cfg.backup_endpoint_url, bucket=bucket, secret_name=cfg.backup_secret)
+    return None
+
+
+def _operators(ctx: RegionContext, backups: bool) -> list[pulumi.Resource]:
+    """The CNPG operator and, for backups, cert-manager and the barman-cloud plugin (same namespace)."""
+    monitoring = ctx.settings.stack.parts.monitoring
+    values: dict[str, Any] = {
+        "replicaCount": 2,
+        "config": {"clusterWide": True},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        "monitoring": {"podMonitorEnabled": monitoring,
+                       "podMonitorAdditionalLabels": MONITOR_LABELS if monitoring else {}},
+    }
+    operator = release(f"{ctx.key}-cnpg", "cloudnative-pg", OPERATOR_NAMESPACE, values, ctx.k8s_opts())
+    if not backups:
+        return [operator]
+    cert_manager = release(
+        f"{ctx.key}-cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE, {"crds": {"enabled": True}}, ctx.k8s_opts()
+    )
+    plugin = release(
+        f"{ctx.key}-barman-cloud", "plugin-barman-cloud", OPERATOR_NAMESPACE, {}, ctx.k8s_opts(operator, cert_manager)
+    )
+    return [operator, cert_manager, plugin]
 
 
 def build(ctx: RegionContext) -> dict[str, Any]:
-    return {}
+    settings = ctx.settings
+    cfg = settings.stack.postgres
+    size = settings.sizes.postgres
+    engine = Engine(cfg.engine.value)
+    primary_key = settings.active_regions[0]
+    if engine is not Engine.CNPG and not ctx.primary:
+        return {"engine": engine.value, "servedFrom": primary_key}
+    stack = pulumi.get_stack()
+    name = f"{ctx.key}-pg"
+    password = settings.secrets.get(PASSWORD_KEY)
+    monitoring = settings.stack.parts.monitoring
+    args = PostgresClusterArgs(
+        sizing=sizing(settings),
+        namespace=ctx.app_namespace,
+        engine=engine,
+        database=cfg.database,
+        owner=cfg.owner,
+        password=pulumi.Output.secret(password) if password else None,
+        client_apps=tuple(
+            n for n, svc in settings.stack.services.items()
+            if svc.database is not None and svc.runtime is Runtime.KUBERNETES
+        ),
+        monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+        monitor_labels=MONITOR_LABELS if monitoring else None,
+        pgbouncer_image=IMAGES["pgbouncer"].ref,
+        protect=ctx.protect,
+        postgres_image=IMAGES["postgres"].ref,
+        storage_class=cfg.storage_class,
+        operator_namespace=OPERATOR_NAMESPACE,
+        backup_retention_days=size.backup_retention_days,
+        cloud_name=f"{ctx.cluster.cluster_name}-pg",
+        regional_ha=size.regional_ha,
+    )
+    providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]
+    if ctx.cluster.aws_provider is not None:
+        providers.append(ctx.cluster.aws_provider)
+    deps: list[pulumi.Resource] = []
+    if engine is Engine.CNPG:
+        backup = _backup(ctx, bucket_name(settings, stack, ctx.key))
+        replica_of = None
+        if not ctx.primary:
+            replica_of = ReplicaOf(server_name=f"{primary_key}-pg", bucket=bucket_name(settings, stack, primary_key))
+        args = dataclasses.replace(args, backup=backup, replica_of=replica_of)
+        deps = _operators(ctx, backup is not None)
+    elif engine is Engine.CLOUDSQL:
+        gke, project = ctx.cluster.gke, settings.stack.cluster.gcp_project
+        assert gke is not None and project is not None  # validate: cloudsql needs target gke
+        args = dataclasses.replace(args, cloudsql=CloudSqlOptions(project, ctx.cluster.location, gke.network.id))
+    else:
+        eks = ctx.cluster.eks
+        assert eks is not None  # validate: rds needs target eks
+        args = dataclasses.replace(args, rds=RdsOptions(
+            vpc_id=eks.vpc.id, vpc_cidr=settings.stack.regions[ctx.key].vpc_cidr, subnet_ids=eks.private_subnet_ids,
+        ))
+    opts = pulumi.ResourceOptions(providers=providers, depends_on=[ctx.namespace, *ctx.crd_dependencies, *deps])
+    cluster = PostgresCluster(name, args, opts=opts)
+    return {
+        "engine": engine.value,
+        "role": "primary" if ctx.primary else f"replica of {primary_key}",
+        "instances": 1 + size.read_replicas,
+        "poolerInstances": size.pooler_instances,
+        "rw": cluster.rw_host,
+        "ro": cluster.ro_host,
+    }
