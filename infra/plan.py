@@ -242,7 +242,7 @@ def _redact_urls(value: Any) -> Any:
     return value
 
 
-def _write_monitoring(plan: Plan, out: Path) -> None:
+def write_monitoring(plan: Plan, out: Path) -> None:
     """``rules/<region>-<name>.yaml``: the ``groups:`` of each PrometheusRule as a plain rule file
     (``promtool check rules``); ``alertmanager.yaml``: the primary region's Alertmanager config
     (``amtool check-config``)."""
@@ -292,7 +292,7 @@ def write(plan: Plan, out: Path) -> None:
         path = out / "helm" / cluster / f"{_slug(str(doc['release']))}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    _write_monitoring(plan, out)
+    write_monitoring(plan, out)
     resources = [
         {
             "type": r.type,

@@ -46,7 +46,7 @@ def _default(field: Any) -> str:
         return "(see below)"
     if isinstance(value, enum.Enum):
         value = value.value
-    return f"`{value!r}`" if value not in ({}, [], None) else f"`{value!r}`"
+    return f"`{value!r}`"
 
 
 def _rows(model: type[BaseModel], prefix: str, out: list[str], nested: list[tuple[str, type[BaseModel]]]) -> None:

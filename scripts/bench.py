@@ -27,8 +27,8 @@ def main() -> None:
     for stack in STACKS:
         cold = timed([PY, "-m", "infra", "plan", "--stack", stack, "--phase", "4"])
         code = (
-            "import time; from infra import plan as p; p.run(%r, 4); t=time.perf_counter(); "
-            "p.run(%r, 4); print(time.perf_counter()-t)" % (stack, stack)
+            f"import time; from infra import plan as p; p.run({stack!r}, 4); t=time.perf_counter(); "
+            f"p.run({stack!r}, 4); print(time.perf_counter()-t)"
         )
         warm = float(subprocess.run([PY, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True).stdout)
         print(f"plan {stack:9s} phase 4: {cold:5.1f} s in a new process (SDK imports included), {warm:4.2f} s warm")

@@ -1,17 +1,148 @@
-"""The gpu part (work in progress: registers nothing yet)."""
+"""The gpu part: one vLLM pool per region (components/vllm_gpu_pool.py), sized by the catalog.
+
+The pool spec comes from the phase's ``gpu`` row (``infra/catalog.py``, overridable with
+``phasescale:overrides.gpu``) and the stack's target: GKE uses ``gkeAccelerator`` and
+``gkeMachineType``, EKS ``eksInstanceType``; an existing cluster is assumed to have the GKE
+choice's GPU (its ``nvidia.com/gpu.product`` label, memory and GPUs per node) and gets no nodes,
+only node selectors and tolerations.
+
+Namespace: the app namespace. It already enforces the ``restricted`` Pod Security Standard, which
+the non-root vLLM pod meets; the services that call the LLM live there, so the NetworkPolicy admits
+the namespace's pods; and the KEDA and DCGM queries select one namespace. The node agents (device
+plugin, DCGM exporter) need host access and go to their own namespace.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pulumi
+
+from components import vllm_plan as vp
+from components.gpu_catalog import GKE_MACHINES
 from components.problems import Problem
-from infra.parts import RegionContext
+from components.vllm_gpu_pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs
+from infra.config import Target
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
+
+SIZES_PATH = "phasescale:overrides.gpu"
+TOKEN_KEY = "hfToken"
+CLOUDS = {Target.GKE: vp.Cloud.GKE, Target.EKS: vp.Cloud.EKS, Target.EXISTING: vp.Cloud.EXISTING}
+EXISTING_GPU = {name: "gkeMachineType" for name in ("accelerator", "gpu_memory_gib", "gpus_per_node")}
+KEYS = {
+    vp.Cloud.GKE: {"accelerator": "gkeAccelerator", "machine_type": "gkeMachineType"},
+    vp.Cloud.EKS: {"accelerator": "eksInstanceType"},
+    vp.Cloud.EXISTING: EXISTING_GPU,
+}
+"""Spec field -> config key under ``overrides.gpu`` where it differs from the camelCase field name.
+On an existing cluster the GPU is the one of ``gkeMachineType``."""
+
+
+def spec(settings: Settings) -> vp.VllmPoolSpec:
+    """The region's pool: the catalog row (with overrides) on the stack's target."""
+    g = settings.sizes.gpu
+    preset = vp.PhasePreset(
+        tensor_parallel_size=g.tensor_parallel_size,
+        pipeline_parallel_size=g.pipeline_parallel_size,
+        min_replicas=g.min_replicas,
+        max_replicas=g.max_replicas,
+        spot_max_nodes=g.spot_max_nodes,
+        gke_accelerator=g.gke_accelerator,
+        gke_machine_type=g.gke_machine_type,
+        eks_instance_type=g.eks_instance_type,
+        model=g.model,
+    )
+    base = preset.spec(CLOUDS[settings.stack.cluster.target])
+    return dataclasses.replace(base, spot_only_accepted=settings.stack.gpu.spot_only_accepted)
 
 
 def validate(settings: Settings) -> list[Problem]:
-    return []
+    g = settings.sizes.gpu
+    problems: list[Problem] = []
+    if settings.stack.cluster.target is Target.EXISTING and g.gke_machine_type not in GKE_MACHINES:
+        msg = "on an existing cluster, a GKE machine type whose GPU the cluster has: " + ", ".join(
+            GKE_MACHINES
+        )
+        problems.append(Problem(f"{SIZES_PATH}.gkeMachineType", g.gke_machine_type, msg))
+    else:
+        s = spec(settings)
+        problems += vp.validate(s, SIZES_PATH, keys=KEYS[s.cloud])
+    if not settings.secrets.get(TOKEN_KEY):
+        problems.append(
+            Problem(
+                f"phasescale:{TOKEN_KEY}",
+                None,
+                "required with parts.gpu: a Hugging Face token with access to the model "
+                "(`pulumi config set --secret phasescale:hfToken hf_...`)",
+            )
+        )
+    if not settings.stack.parts.monitoring:
+        problems.append(
+            Problem(
+                "phasescale:parts.monitoring",
+                False,
+                "required with parts.gpu: the GPU autoscaler (KEDA) reads vLLM and DCGM metrics from Prometheus",
+            )
+        )
+    return problems
 
 
 def build(ctx: RegionContext) -> dict[str, Any]:
-    return {}
+    s = spec(ctx.settings)
+    rc = ctx.cluster
+    cfg = ctx.settings.stack
+    gke = eks = None
+    if rc.gke is not None:
+        assert cfg.cluster.gcp_project is not None  # checked by the settings
+        gke = GkeNodes(
+            cluster=rc.gke.cluster,
+            node_account_email=rc.gke.node_account.email,
+            project=cfg.cluster.gcp_project,
+            location=rc.location,
+            node_locations=tuple(cfg.regions[ctx.key].zones),
+        )
+    if rc.eks is not None:
+        eks = EksNodes(
+            cluster=rc.eks.cluster, node_role_arn=rc.eks.node_role.arn, subnet_ids=rc.eks.private_subnet_ids
+        )
+    providers: list[pulumi.ProviderResource] = [rc.provider]
+    if rc.aws_provider is not None:
+        providers.append(rc.aws_provider)
+    monitoring = cfg.parts.monitoring
+    VllmGpuPool(
+        f"{ctx.key}-vllm",
+        VllmGpuPoolArgs(
+            spec=s,
+            namespace=ctx.app_namespace,
+            hf_token=pulumi.Output.secret(ctx.settings.secrets.get(TOKEN_KEY, "")),
+            prometheus_url=PROMETHEUS_URL,
+            gke=gke,
+            eks=eks,
+            monitor_labels=MONITOR_LABELS if monitoring else None,
+            monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
+            # An existing cluster with GPUs usually runs the GPU Operator, which brings its own exporter.
+            dcgm_exporter=rc.target is not Target.EXISTING,
+            k8s_depends_on=[ctx.namespace, *ctx.crd_dependencies],
+        ),
+        opts=pulumi.ResourceOptions(providers=providers),
+    )
+    return summary(s)
+
+
+def summary(s: vp.VllmPoolSpec) -> dict[str, Any]:
+    """The stack output of a region's pool."""
+    pools = vp.node_pools(s)
+    return {
+        "model": s.model,
+        "tp": s.tensor_parallel_size,
+        "pp": s.pipeline_parallel_size,
+        "gpusPerReplica": vp.gpus_per_replica(s),
+        "replicas": f"{s.min_replicas}-{s.max_replicas}",
+        "hardware": f"{s.accelerator} on {s.machine_type}" if s.machine_type else s.accelerator,
+        "nodePools": {
+            "onDemand": f"{pools.on_demand_min}-{pools.on_demand_max}",
+            "spot": f"{pools.spot_min}-{pools.spot_max}",
+        },
+    }

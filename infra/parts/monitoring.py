@@ -1,17 +1,89 @@
-"""The monitoring part (work in progress: registers nothing yet)."""
+"""The monitoring part: a MonitoringStack (kube-prometheus-stack, rules, dashboards) per region.
+
+Sizes (retention, storage, replicas, Prometheus resources) come from the catalog's ``monitoring``
+row; channels and Grafana from ``phasescale:monitoring``; the Slack webhook from
+``pulumi config set --secret phasescale:slackWebhookUrl`` (required in production). Built first in
+each region: its release installs the prometheus-operator CRDs the later parts' monitors need.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+
+from components import monitoring_plan as mp
+from components.alert_rules import PostgresMetrics
+from components.alertmanager_config import SlackChannels
+from components.cluster_addons import INGRESS_CLASS
+from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
 from components.problems import Problem
-from infra.parts import RegionContext
+from infra.config import Environment, PostgresEngine, Runtime
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
+
+SIZES_PATH = "phasescale:overrides.monitoring"
+SLACK_KEY = "slackWebhookUrl"
+
+
+def plan(settings: Settings) -> mp.MonitoringPlan:
+    cfg = settings.stack.monitoring
+    sizes = settings.sizes.monitoring
+    stack = settings.stack
+    postgres = (
+        PostgresMetrics.CNPG
+        if stack.postgres.engine is PostgresEngine.CNPG
+        else PostgresMetrics.POSTGRES_EXPORTER
+    )
+    return mp.MonitoringPlan(
+        phase=settings.phase,
+        app_namespace=stack.namespace,
+        services=tuple(sorted(n for n, s in stack.services.items() if s.runtime is Runtime.KUBERNETES)),
+        namespace=MONITORING_NAMESPACE,
+        monitor_labels=dict(MONITOR_LABELS),
+        retention_days=sizes.retention_days,
+        storage_gib=sizes.storage_gib,
+        storage_class=cfg.storage_class,
+        prometheus_replicas=sizes.prometheus_replicas,
+        alertmanager_replicas=sizes.alertmanager_replicas,
+        prometheus_cpu_m=sizes.prometheus_cpu_millicores,
+        prometheus_memory_gib=sizes.prometheus_memory_gib,
+        postgres_metrics=postgres,
+        slack=bool(settings.secrets.get(SLACK_KEY)),
+        channels=SlackChannels(**cfg.slack_channels.model_dump()),
+        grafana_host=cfg.grafana_host,
+        grafana_admin_secret=cfg.grafana_admin_secret,
+        ingress_class=INGRESS_CLASS,
+        runbook_base_url=cfg.runbook_base_url,
+    )
 
 
 def validate(settings: Settings) -> list[Problem]:
-    return []
+    problems = mp.validate(plan(settings), SIZES_PATH)
+    if settings.stack.environment is Environment.PRODUCTION and not settings.secrets.get(SLACK_KEY):
+        problems.append(
+            Problem(f"phasescale:{SLACK_KEY}", None,
+                    f"required in production (alerts go to Slack): pulumi config set --secret phasescale:{SLACK_KEY}")
+        )  # fmt: skip
+    return problems
 
 
 def build(ctx: RegionContext) -> dict[str, Any]:
-    return {}
+    p = plan(ctx.settings)
+    url = ctx.settings.secrets.get(SLACK_KEY)
+    stack = MonitoringStack(
+        f"{ctx.key}-monitoring",
+        MonitoringStackArgs(plan=p, slack_webhook_url=pulumi.Output.secret(url) if url else None),
+        opts=ctx.k8s_opts(),
+    )
+    ctx.crd_dependencies.append(stack.release)
+    return {
+        "prometheus": PROMETHEUS_URL,
+        "retentionDays": p.retention_days,
+        "storageGib": p.storage_gib,
+        "prometheusReplicas": p.prometheus_replicas,
+        "alertmanagerReplicas": p.alertmanager_replicas,
+        "slack": p.slack,
+        "grafana": p.grafana_host
+        or f"kubectl -n {p.namespace} port-forward svc/{mp.RELEASE}-grafana 3000:80",
+    }
