@@ -160,7 +160,7 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
 
-    def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[str]) -> aws.iam.Role:
+    def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[pulumi.Input[str]]) -> aws.iam.Role:
         """An IAM role that only ``namespace/service_account`` can assume through the OIDC provider."""
         doc = pulumi.Output.all(self.oidc.arn, self.oidc.url).apply(
             lambda a: json.dumps(
@@ -186,6 +186,40 @@ class EksCluster(pulumi.ComponentResource):
         for i, arn in enumerate(policy_arns):
             aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=self))
         return role
+
+
+def cluster_autoscaler_policy(cluster: str) -> str:
+    """Least privilege for the cluster autoscaler: read everything it needs (node groups included, so
+    groups at zero scale up with the right labels and taints); change only this cluster's groups."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "autoscaling:DescribeAutoScalingGroups",
+                        "autoscaling:DescribeAutoScalingInstances",
+                        "autoscaling:DescribeLaunchConfigurations",
+                        "autoscaling:DescribeScalingActivities",
+                        "autoscaling:DescribeTags",
+                        "ec2:DescribeImages",
+                        "ec2:DescribeInstanceTypes",
+                        "ec2:DescribeLaunchTemplateVersions",
+                        "ec2:GetInstanceTypesFromInstanceRequirements",
+                        "eks:DescribeNodegroup",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned"}},
+                },
+            ],
+        }
+    )
 
 
 def _kubeconfig(name: str, region: str, endpoint: str, ca: str) -> str:

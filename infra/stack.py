@@ -10,11 +10,13 @@ import importlib
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import stateless_service_plan as sp
 from components.cloud_run_service import CloudRunService, CloudRunServiceArgs
 from components.cluster_addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
+from components.eks_cluster import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
 from components.stateless_service import IngressOptions, StatelessService, StatelessServiceArgs
 from infra.config import Runtime, Service, Target
@@ -115,11 +117,13 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
     k8s_opts = pulumi.ResourceOptions(provider=rc.provider)
     autoscaler_role = None
     if rc.eks is not None:
-        autoscaler_role = rc.eks.irsa_role(
+        policy = aws.iam.Policy(
             f"{rc.cluster_name}-cluster-autoscaler",
-            "kube-system",
-            "cluster-autoscaler",
-            ["arn:aws:iam::aws:policy/AutoScalingFullAccess"],
+            policy=cluster_autoscaler_policy(rc.cluster_name),
+            opts=pulumi.ResourceOptions(parent=rc.eks, provider=rc.aws_provider),
+        )
+        autoscaler_role = rc.eks.irsa_role(
+            f"{rc.cluster_name}-cluster-autoscaler", "kube-system", "cluster-autoscaler", [policy.arn]
         ).arn
     addons = ClusterAddons(
         f"{rc.key}-addons",
