@@ -382,7 +382,7 @@ def _api_group(t: AlertThresholds, services: Mapping[str, ServiceAlertSpec], ale
         rps = spec.rps_threshold if spec.rps_threshold is not None else t.api_rps_per_service
         err = spec.error_ratio if spec.error_ratio is not None else t.error_ratio
         p99 = spec.p99_latency_s if spec.p99_latency_s is not None else t.p99_latency_s
-        rules += [
+        per_service = [
             alert("APIScaleUpNeeded", f"{_requests_record(t.rate_window_s)}{sel} > {rps:g}", t.api_rps_for_s,
                   Severity.WARNING, f"{name} serves more than {rps:g} requests/s",
                   f"{_WHERE} has served {{{{ $value | humanize }}}} requests/s for {duration(t.api_rps_for_s)}; "
@@ -395,6 +395,8 @@ def _api_group(t: AlertThresholds, services: Mapping[str, ServiceAlertSpec], ale
                   t.latency_for_s, Severity.WARNING, f"{name} p99 latency is above {p99:g} s",
                   f"{_WHERE} p99 latency is {{{{ $value | humanizeDuration }}}} over {w}."),
         ]  # fmt: skip
+        # A static service label (equal to the series' own) keeps the rules of two services distinct.
+        rules += [{**r, "labels": {**r["labels"], "service": name}} for r in per_service]
     return {"name": "phasescale.api", "rules": rules}
 
 

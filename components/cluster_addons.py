@@ -30,6 +30,8 @@ class ClusterAddonsArgs:
     autoscaler_role_arn: pulumi.Input[str] | None = None
     kubernetes_version: str = "1.33"
     ingress: bool = False
+    service_monitors: bool = True
+    """Whether the charts create ServiceMonitors (only when the MonitoringStack brings their CRDs)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,15 +60,16 @@ def release(
     )
 
 
-def keda_values() -> dict[str, Any]:
+def keda_values(service_monitors: bool) -> dict[str, Any]:
+    monitor = {"enabled": service_monitors, "additionalLabels": {"release": "monitoring"}}
     return {
         "resources": {
             "operator": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
             "metricServer": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         },
         "prometheus": {
-            "operator": {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "monitoring"}}},
-            "metricServer": {"enabled": True, "serviceMonitor": {"enabled": True, "additionalLabels": {"release": "monitoring"}}},
+            "operator": {"enabled": True, "serviceMonitor": monitor},
+            "metricServer": {"enabled": True, "serviceMonitor": monitor},
         },
     }
 
@@ -75,7 +78,7 @@ class ClusterAddons(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.keda = release(f"{name}-keda", "keda", "keda", keda_values(), child)
+        self.keda = release(f"{name}-keda", "keda", "keda", keda_values(args.service_monitors), child)
         self.releases = [self.keda]
         if args.eks_region is not None:
             self.releases.append(

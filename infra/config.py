@@ -264,8 +264,10 @@ class MonitoringConfig(Model):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Ingress host for Grafana (TLS secret grafana-tls); none: kubectl port-forward.",
     )
-    grafana_admin_secret: Name | None = Field(
+    grafana_admin_secret: str | None = Field(
         default=None,
+        pattern=NAME_RE,
+        max_length=63,
         description="A Secret you create in the monitoring namespace with keys admin-user and admin-password; "
         "none: the chart generates a random password into the Secret monitoring-grafana.",
     )

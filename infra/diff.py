@@ -49,7 +49,7 @@ def diff(before: Plan, after: Plan) -> PlanDiff:
     out = PlanDiff()
     out.created = [new[k] for k in new if k not in old]
     out.deleted = [old[k] for k in old if k not in new]
-    for k in old.keys() & new.keys():
+    for k in sorted(old.keys() & new.keys()):
         paths = changed_paths(old[k].inputs, new[k].inputs)
         if not paths:
             continue

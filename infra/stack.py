@@ -25,7 +25,7 @@ from infra.settings import Settings
 from infra.targets import RegionCluster, build_cluster
 
 PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn")
-"""Build order of the optional parts (monitoring first: later parts use its CRDs)."""
+"""Build order of the optional parts: monitoring, then the cluster add-ons (KEDA, ingress), then the rest."""
 PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") for name in PART_ORDER}
 
 
@@ -114,7 +114,6 @@ def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
 
 def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[str, Any]:
     cfg = settings.stack
-    k8s_opts = pulumi.ResourceOptions(provider=rc.provider)
     autoscaler_role = None
     if rc.eks is not None:
         policy = aws.iam.Policy(
@@ -125,6 +124,13 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
         autoscaler_role = rc.eks.irsa_role(
             f"{rc.cluster_name}-cluster-autoscaler", "kube-system", "cluster-autoscaler", [policy.arn]
         ).arn
+    namespace = _namespace(settings, rc)
+    ctx = RegionContext(settings, rc, namespace, primary)
+    outputs: dict[str, Any] = {"cluster": rc.cluster_name}
+    # Monitoring first: its chart brings the ServiceMonitor/PodMonitor CRDs that KEDA and the other
+    # parts' monitors need; it appends its release to ctx.crd_dependencies.
+    if cfg.parts.monitoring:
+        outputs["monitoring"] = PARTS["monitoring"].build(ctx)
     addons = ClusterAddons(
         f"{rc.key}-addons",
         ClusterAddonsArgs(
@@ -132,15 +138,15 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             eks_region=rc.location if rc.target is Target.EKS else None,
             autoscaler_role_arn=autoscaler_role,
             kubernetes_version=cfg.cluster.kubernetes_version,
-            ingress=any(s.ingress is not None for s in cfg.services.values()),
+            ingress=any(s.ingress is not None for s in cfg.services.values())
+            or cfg.monitoring.grafana_host is not None,
+            service_monitors=cfg.parts.monitoring,
         ),
-        opts=k8s_opts,
+        opts=pulumi.ResourceOptions(provider=rc.provider, depends_on=list(ctx.crd_dependencies)),
     )
-    namespace = _namespace(settings, rc)
-    ctx = RegionContext(settings, rc, namespace, primary, crd_dependencies=list(addons.releases))
-    outputs: dict[str, Any] = {"cluster": rc.cluster_name}
+    ctx.crd_dependencies += addons.releases
     for part, module in PARTS.items():
-        if getattr(cfg.parts, part):
+        if part != "monitoring" and getattr(cfg.parts, part):
             outputs[part] = module.build(ctx)
     after_addons = ctx.k8s_opts()
     services: dict[str, str] = {}

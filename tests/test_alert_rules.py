@@ -197,7 +197,8 @@ def _exp_alerts(groups: Sequence[Mapping[str, Any]], alert: str, expected: Seque
     out = []
     for labels, value in expected:
         rule = find_rule(groups, alert, labels["severity"], labels)
-        expr_labels = {k: v for k, v in labels.items() if k not in rule["labels"]}
+        # $labels are the expression's labels: static rule labels only, unless the series carry them too.
+        expr_labels = {k: v for k, v in labels.items() if k not in rule["labels"] or f'{k}="' in rule["expr"]}
         annotations = {k: render(v, expr_labels, value) for k, v in rule["annotations"].items()}
         out.append({"exp_labels": labels, "exp_annotations": annotations})
     return out

@@ -88,9 +88,9 @@ def test_phase_two_to_three_names_exactly_the_declared_migrations() -> None:
     from infra.diff import diff
 
     assert diff(plan_of("prod-aws", 2), plan_of("prod-aws", 3)).stateful_risks == [
-        "STATEFUL REPLACE aws:elasticache/replicationGroup:ReplicationGroup seoul-redis on clusterMode "
-        "(stateful: data is lost unless migrated first)",
         "STATEFUL REPLACE kubernetes:milvus.io/v1beta1:Milvus seoul-milvus on spec.mode "
+        "(stateful: data is lost unless migrated first)",
+        "STATEFUL REPLACE aws:elasticache/replicationGroup:ReplicationGroup seoul-redis on clusterMode "
         "(stateful: data is lost unless migrated first)",
     ]
 
