@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.kube import exec_kubeconfig
+
 TYPE = "phasescale:components:EksCluster"
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -224,23 +226,4 @@ def cluster_autoscaler_policy(cluster: str) -> str:
 
 def _kubeconfig(name: str, region: str, endpoint: str, ca: str) -> str:
     """A kubeconfig that authenticates with ``aws eks get-token`` (no static credentials)."""
-    return f"""apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    server: {endpoint}
-    certificate-authority-data: {ca}
-contexts:
-- name: {name}
-  context: {{cluster: {name}, user: {name}}}
-current-context: {name}
-users:
-- name: {name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: aws
-      args: [eks, get-token, --cluster-name, {name}, --region, {region}]
-      interactiveMode: Never
-"""
+    return exec_kubeconfig(name, endpoint, ca, "aws", ["eks", "get-token", "--cluster-name", name, "--region", region])

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.kube import exec_kubeconfig
+
 TYPE = "phasescale:components:GkeCluster"
 
 NODE_ROLES = (
@@ -44,8 +46,8 @@ class GkeClusterArgs:
 def subnet_ranges(vpc_cidr: str) -> dict[str, str]:
     """Carve node, pod and service ranges out of the region's block (pure).
 
-    /16 block -> nodes /20, services /20, pods /17 (room for ~250 nodes at 110 pods each... a /24
-    per node: 128 nodes), and a /28 for the control plane peering.
+    /16 block -> nodes /20, services /20, a /28 for the control plane, and pods /17 (GKE gives each
+    node a /24 for its 110 pods, so 128 nodes per region).
     """
     net = ipaddress.IPv4Network(vpc_cidr)
     if net.prefixlen > 16:
@@ -186,23 +188,4 @@ class GkeCluster(pulumi.ComponentResource):
 
 def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
     """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials)."""
-    return f"""apiVersion: v1
-kind: Config
-clusters:
-- name: {name}
-  cluster:
-    server: https://{endpoint}
-    certificate-authority-data: {ca}
-contexts:
-- name: {name}
-  context: {{cluster: {name}, user: {name}}}
-current-context: {name}
-users:
-- name: {name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      provideClusterInfo: true
-      interactiveMode: Never
-"""
+    return exec_kubeconfig(name, f"https://{endpoint}", ca, "gke-gcloud-auth-plugin")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import yaml
+
 PART_OF = "phasescale"
 
 NONROOT_UID = 10001
@@ -112,3 +114,27 @@ def network_policy_spec(
         "policyTypes": ["Ingress"],
         "ingress": [{"from": peers, "ports": ports}] if peers else [],
     }
+
+
+def exec_kubeconfig(name: str, server: str, ca_data: str, command: str, args: list[str] | None = None) -> str:
+    """A kubeconfig whose user runs ``command`` for a short-lived token: no static credentials."""
+    user: dict[str, object] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": command,
+        "interactiveMode": "Never",
+    }
+    if args:
+        user["args"] = args
+    else:
+        user["provideClusterInfo"] = True
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+            "current-context": name,
+            "users": [{"name": name, "user": {"exec": user}}],
+        },
+        sort_keys=False,
+    )
