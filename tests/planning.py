@@ -1,20 +1,54 @@
-"""Shared helpers for the tests: cached plans of the real stack files, and object lookups."""
+"""Shared helpers for the tests: plans of the real stack files, and object lookups.
+
+A plan is computed once per test run, not once per pytest-xdist worker: the first worker to need
+it computes it under a file lock and pickles it into a cache folder keyed by the hash of the
+project's sources, its pinned requirements and the Python version, so an edit never reuses a
+stale plan.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
+import pickle
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from infra import plan as planner
 
 STACKS = ("dev", "prod", "prod-aws")
 PHASES = (1, 2, 3, 4)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def _cache_dir() -> Path:
+    digest = hashlib.sha256(sys.version.encode())
+    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/*.py")]
+    for path in sorted([*sources, ROOT / "requirements.txt"]):
+        digest.update(path.name.encode() + path.read_bytes())
+    folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @functools.cache
 def plan_of(stack: str, phase: int | None = None) -> planner.Plan:
-    """The offline plan of a stack file (at ``phase``), computed once per test process."""
-    return planner.run(stack, phase)
+    """The offline plan of a stack file (at ``phase``), computed once per test run."""
+    cached = _cache_dir() / f"{stack}-{phase}.pickle"
+    with open(_cache_dir() / f"{stack}-{phase}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached.exists():
+            plan: planner.Plan = pickle.loads(cached.read_bytes())
+            return plan
+        plan = planner.run(stack, phase)
+        partial = cached.with_suffix(".tmp")
+        partial.write_bytes(pickle.dumps(plan))
+        partial.replace(cached)
+        return plan
 
 
 def k8s_objects(plan: planner.Plan, kind: str) -> dict[str, dict[str, Any]]:
