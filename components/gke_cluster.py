@@ -142,6 +142,7 @@ class GkeCluster(pulumi.ComponentResource):
                 "cidr_blocks": [{"cidr_block": c, "display_name": f"allowed-{i}"} for i, c in enumerate(args.api_allowed_cidrs)]
             },
             enable_shielded_nodes=True,
+            vertical_pod_autoscaling={"enabled": True},  # services with vpa: true get recommendations
             logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
             monitoring_config={
                 "enable_components": ["SYSTEM_COMPONENTS"],

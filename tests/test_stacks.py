@@ -104,6 +104,7 @@ def test_gke_cluster_is_private_regional_with_workload_identity() -> None:
     assert cluster["privateClusterConfig"]["enablePrivateNodes"] is True
     assert cluster["deletionProtection"] is True
     assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
+    assert cluster["verticalPodAutoscaling"] == {"enabled": True}
     assert cluster["removeDefaultNodePool"] is True
     pool = plan.named("gcp:container/nodePool:NodePool", "prod-seoul-system").inputs
     assert pool["autoscaling"]["minNodeCount"] == 2 and pool["autoscaling"]["maxNodeCount"] == 6
