@@ -41,17 +41,20 @@ def release(
     namespace: str,
     values: dict[str, Any],
     opts: pulumi.ResourceOptions,
+    release_name: str | None = None,
+    create_namespace: bool = True,
 ) -> k8s.helm.v3.Release:
-    """A Helm release of a chart from ``infra.versions.CHARTS``: atomic, waits for readiness."""
+    """A Helm release of a chart from ``infra.versions.CHARTS``: atomic, waits for readiness.
+    The release is named after the chart key unless ``release_name`` says otherwise."""
     chart = CHARTS[chart_key]
     return k8s.helm.v3.Release(
         name,
-        name=chart_key,
+        name=release_name or chart_key,
         chart=chart.name,
         version=chart.version,
         repository_opts={"repo": chart.repo},
         namespace=namespace,
-        create_namespace=True,
+        create_namespace=create_namespace,
         atomic=True,
         cleanup_on_fail=True,
         timeout=900,

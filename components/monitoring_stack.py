@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube
 from components import monitoring_plan as mp
-from infra.versions import CHARTS
+from components.cluster_addons import release
 
 TYPE = "phasescale:components:MonitoringStack"
 CHART_KEY = "kube-prometheus-stack"
@@ -66,21 +66,14 @@ class MonitoringStack(pulumi.ComponentResource):
                     opts=in_ns,
                 )
             )
-        chart = CHARTS[CHART_KEY]
-        # Not cluster_addons.release(): the release must be named "monitoring" (see monitoring_plan).
-        self.release = k8s.helm.v3.Release(
+        self.release = release(
             name,
-            name=mp.RELEASE,
-            chart=chart.name,
-            version=chart.version,
-            repository_opts={"repo": chart.repo},
-            namespace=ns,
+            CHART_KEY,
+            ns,
+            mp.helm_values(plan),
+            pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *secrets]),
+            release_name=mp.RELEASE,  # the release name decides the selectors' label (monitoring_plan)
             create_namespace=False,
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=900,
-            values=mp.helm_values(plan),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *secrets]),
         )
         rule = mp.prometheus_rule(plan)
         self.rules = k8s.apiextensions.CustomResource(
