@@ -190,6 +190,30 @@ class EksCluster(pulumi.ComponentResource):
         return role
 
 
+def vpc_only_security_group(
+    name: str,
+    description: str,
+    vpc_id: pulumi.Input[str],
+    vpc_cidr: str,
+    port: int,
+    clients: str,
+    opts: pulumi.ResourceOptions,
+    physical_name: str | None = None,
+) -> aws.ec2.SecurityGroup:
+    """A security group admitting ``port`` from the VPC's own range only (managed data services)."""
+    extra = {"name": physical_name} if physical_name else {}
+    return aws.ec2.SecurityGroup(
+        name,
+        description=description,
+        vpc_id=vpc_id,
+        ingress=[
+            {"protocol": "tcp", "from_port": port, "to_port": port, "cidr_blocks": [vpc_cidr], "description": clients}
+        ],
+        opts=opts,
+        **extra,
+    )
+
+
 def cluster_autoscaler_policy(cluster: str) -> str:
     """Least privilege for the cluster autoscaler: read everything it needs (node groups included, so
     groups at zero scale up with the right labels and taints); change only this cluster's groups."""

@@ -28,7 +28,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import postgres_plan as pp
-from components.eks_cluster import EksCluster
+from components.eks_cluster import EksCluster, vpc_only_security_group
 from components.pgbouncer import PgBouncer, PgBouncerArgs
 
 TYPE = "phasescale:components:PostgresCluster"
@@ -578,12 +578,9 @@ class PostgresCluster(pulumi.ComponentResource):
             f"{name}-subnets", name=a.cloud_name, description=f"{a.cloud_name}: private subnets of the EKS VPC",
             subnet_ids=list(o.subnet_ids), opts=self._child,
         )
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg", name=a.cloud_name, description=f"{a.cloud_name}: PostgreSQL from the VPC only",
-            vpc_id=o.vpc_id,
-            ingress=[{"protocol": "tcp", "from_port": PORT, "to_port": PORT, "cidr_blocks": [o.vpc_cidr],
-                      "description": "PostgreSQL clients in the VPC"}],
-            opts=self._child,
+        group = vpc_only_security_group(
+            f"{name}-sg", f"{a.cloud_name}: PostgreSQL from the VPC only", o.vpc_id, o.vpc_cidr, PORT,
+            "PostgreSQL clients in the VPC", self._child, physical_name=a.cloud_name,
         )
         params = aws.rds.ParameterGroup(
             f"{name}-params", name=f"{a.cloud_name}-{RDS_FAMILY}", family=RDS_FAMILY,

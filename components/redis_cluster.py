@@ -21,6 +21,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import redis_plan as rp
+from components.eks_cluster import vpc_only_security_group
 
 TYPE = "phasescale:components:RedisCluster"
 
@@ -175,20 +176,9 @@ class RedisCluster(pulumi.ComponentResource):
             subnet_ids=list(aws_opts.subnet_ids),
             opts=self._child,
         )
-        group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            description=f"{args.cloud_name}: Redis from the VPC only",
-            vpc_id=aws_opts.vpc_id,
-            ingress=[
-                {
-                    "protocol": "tcp",
-                    "from_port": rp.REDIS_PORT,
-                    "to_port": rp.REDIS_PORT,
-                    "cidr_blocks": [aws_opts.vpc_cidr],
-                    "description": "Redis clients in the VPC",
-                }
-            ],
-            opts=self._child,
+        group = vpc_only_security_group(
+            f"{name}-sg", f"{args.cloud_name}: Redis from the VPC only", aws_opts.vpc_id, aws_opts.vpc_cidr,
+            rp.REDIS_PORT, "Redis clients in the VPC", self._child,
         )
         params = aws.elasticache.ParameterGroup(
             f"{name}-params",
