@@ -288,6 +288,22 @@ class EksNodes:
     subnet_ids: Sequence[pulumi.Input[str]]
 
 
+def pool_capacities(
+    pools: vp.NodePools, cloud: Cloud
+) -> list[tuple[str, int, int, list[dict[str, str]]]]:
+    """``(capacity, min, max, taints)`` of the on-demand and spot pools that may hold a node; the
+    cloud APIs spell the effect ``NO_SCHEDULE``."""
+    out = []
+    for capacity, lo, hi in ((ON_DEMAND, pools.on_demand_min, pools.on_demand_max), (SPOT, pools.spot_min, pools.spot_max)):
+        if hi < 1:
+            continue
+        taints = [{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": "NO_SCHEDULE"}]
+        if capacity == SPOT:
+            taints.append({"key": SPOT_TAINT_KEY[cloud], "value": "true", "effect": "NO_SCHEDULE"})
+        out.append((capacity, lo, hi, taints))
+    return out
+
+
 @dataclass(frozen=True)
 class VllmGpuPoolArgs:
     spec: VllmPoolSpec
@@ -353,15 +369,7 @@ class VllmGpuPool(pulumi.ComponentResource):
         shape = vp.node_shape(spec)
         assert shape is not None and spec.machine_type is not None  # validated
         out: list[pulumi.CustomResource] = []
-        for capacity, lo, hi in (
-            (ON_DEMAND, pools.on_demand_min, pools.on_demand_max),
-            (SPOT, pools.spot_min, pools.spot_max),
-        ):
-            if hi < 1:
-                continue
-            taints = [{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": "NO_SCHEDULE"}]
-            if capacity == SPOT:
-                taints.append({"key": SPOT_TAINT_KEY[Cloud.GKE], "value": "true", "effect": "NO_SCHEDULE"})
+        for capacity, lo, hi, taints in pool_capacities(pools, Cloud.GKE):
             out.append(gcp.container.NodePool(
                 f"{name}-gpu-{capacity}",
                 name=f"gpu-{capacity}",
@@ -401,15 +409,7 @@ class VllmGpuPool(pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         out: list[pulumi.CustomResource] = []
         tags = {"k8s.io/cluster-autoscaler/enabled": "true"}
-        for capacity, lo, hi in (
-            (ON_DEMAND, pools.on_demand_min, pools.on_demand_max),
-            (SPOT, pools.spot_min, pools.spot_max),
-        ):
-            if hi < 1:
-                continue
-            taints = [{"key": GPU_TAINT["key"], "value": GPU_TAINT["value"], "effect": "NO_SCHEDULE"}]
-            if capacity == SPOT:
-                taints.append({"key": SPOT_TAINT_KEY[Cloud.EKS], "value": "true", "effect": "NO_SCHEDULE"})
+        for capacity, lo, hi, taints in pool_capacities(pools, Cloud.EKS):
             out.append(aws.eks.NodeGroup(
                 f"{name}-gpu-{capacity}",
                 cluster_name=eks.cluster.name,
