@@ -190,3 +190,27 @@ class GkeCluster(pulumi.ComponentResource):
 def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
     """A kubeconfig that authenticates through ``gke-gcloud-auth-plugin`` (no static credentials)."""
     return exec_kubeconfig(name, f"https://{endpoint}", ca, "gke-gcloud-auth-plugin")
+
+
+def workload_identity_account(
+    name: str,
+    project: str,
+    account_id: str,
+    display_name: str,
+    namespace: str,
+    service_account: str,
+    opts: pulumi.ResourceOptions,
+) -> tuple[gcp.serviceaccount.Account, gcp.serviceaccount.IAMMember]:
+    """A Google service account (``name``) that only the Kubernetes service account
+    ``namespace/service_account`` may act as (workload identity binding ``<name>-wi``)."""
+    account = gcp.serviceaccount.Account(
+        name, project=project, account_id=account_id, display_name=display_name, opts=opts
+    )
+    binding = gcp.serviceaccount.IAMMember(
+        f"{name}-wi",
+        service_account_id=account.name,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{project}.svc.id.goog[{namespace}/{service_account}]",
+        opts=opts,
+    )
+    return account, binding

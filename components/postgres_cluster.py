@@ -27,8 +27,10 @@ import pulumi_aws as aws
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components import buckets
 from components import postgres_plan as pp
 from components.eks_cluster import EksCluster, vpc_only_security_group
+from components.gke_cluster import workload_identity_account
 from components.pgbouncer import PgBouncer, PgBouncerArgs
 
 TYPE = "phasescale:components:PostgresCluster"
@@ -426,27 +428,13 @@ class PostgresCluster(pulumi.ComponentResource):
         if isinstance(backup, S3CompatibleBackup):
             return None, pp.BackupCredentials.SECRET, f"s3://{backup.bucket}/", []
         if isinstance(backup, GcsBackup):
-            bucket = gcp.storage.Bucket(
-                f"{name}-backup",
-                name=backup.bucket,
-                project=backup.project,
-                location=backup.location.upper(),
-                storage_class="STANDARD",
-                uniform_bucket_level_access=True,
-                public_access_prevention="enforced",
-                versioning={"enabled": True},
-                # barman prunes after the retention; drop the versions it leaves behind a day later.
-                lifecycle_rules=[{"action": {"type": "Delete"},
-                                  "condition": {"days_since_noncurrent_time": 1, "with_state": "ARCHIVED"}}],
-                force_destroy=False,
-                opts=self._data,
-            )
-            account = gcp.serviceaccount.Account(
-                f"{name}-backup",
-                project=backup.project,
-                account_id=f"{a.cloud_name}-backup"[:30],
-                display_name=f"PostgreSQL {name} backups (barman-cloud)",
-                opts=self._child,
+            # barman prunes after the retention; drop the versions it leaves behind a day later.
+            pruned = {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 1, "with_state": "ARCHIVED"}}
+            bucket = buckets.gcs_bucket(f"{name}-backup", backup.bucket, backup.project, backup.location, [pruned],
+                                        self._data, versioning=True)
+            account, binding = workload_identity_account(
+                f"{name}-backup", backup.project, f"{a.cloud_name}-backup"[:30],
+                f"PostgreSQL {name} backups (barman-cloud)", a.namespace, name, self._child,
             )
             member = account.email.apply(lambda e: f"serviceAccount:{e}")
             grants: list[pulumi.Resource] = [
@@ -454,13 +442,7 @@ class PostgresCluster(pulumi.ComponentResource):
                     f"{name}-backup-admin", bucket=bucket.name, role="roles/storage.objectAdmin", member=member,
                     opts=self._child,
                 ),
-                gcp.serviceaccount.IAMMember(
-                    f"{name}-backup-wi",
-                    service_account_id=account.name,
-                    role="roles/iam.workloadIdentityUser",
-                    member=f"serviceAccount:{backup.project}.svc.id.goog[{a.namespace}/{name}]",
-                    opts=self._child,
-                ),
+                binding,
             ]
             if origin:
                 grants.append(
@@ -471,38 +453,13 @@ class PostgresCluster(pulumi.ComponentResource):
                 )
             annotations = account.email.apply(lambda e: {"iam.gke.io/gcp-service-account": e})
             return annotations, pp.BackupCredentials.GKE_WORKLOAD_IDENTITY, f"gs://{backup.bucket}/", grants
-        s3 = aws.s3.Bucket(f"{name}-backup", bucket=backup.bucket, force_destroy=False, opts=self._data)
-        settings: list[pulumi.Resource] = [
-            aws.s3.BucketOwnershipControls(
-                f"{name}-backup-ownership", bucket=s3.id, rule={"object_ownership": "BucketOwnerEnforced"},
-                opts=self._child,
-            ),
-            aws.s3.BucketPublicAccessBlock(
-                f"{name}-backup-public-access", bucket=s3.id, block_public_acls=True, block_public_policy=True,
-                ignore_public_acls=True, restrict_public_buckets=True, opts=self._child,
-            ),
-            aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{name}-backup-sse", bucket=s3.id,
-                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms"},
-                        "bucket_key_enabled": True}],
-                opts=self._child,
-            ),
-        ]
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-backup-versioning", bucket=s3.id, versioning_configuration={"status": "Enabled"},
-            opts=self._child,
+        _, settings = buckets.s3_bucket(
+            f"{name}-backup", backup.bucket,
+            [{"id": "expire-pruned-versions", "status": "Enabled", "filter": {},
+              "noncurrent_version_expiration": {"noncurrent_days": 1},
+              "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
+            self._data, self, versioning=True,
         )
-        settings += [
-            versioning,
-            aws.s3.BucketLifecycleConfiguration(
-                f"{name}-backup-lifecycle",
-                bucket=s3.id,
-                rules=[{"id": "expire-pruned-versions", "status": "Enabled", "filter": {},
-                        "noncurrent_version_expiration": {"noncurrent_days": 1},
-                        "abort_incomplete_multipart_upload": {"days_after_initiation": 1}}],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-            ),
-        ]
         role = backup.eks.irsa_role(f"{a.cloud_name}-backup", a.namespace, name, [])
         settings.append(
             aws.iam.RolePolicy(

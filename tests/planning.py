@@ -17,9 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from infra import plan as planner
 
 STACKS = ("dev", "prod", "prod-aws")
+LOCATIONS = {"gke": "asia-northeast3", "eks": "ap-northeast-2", "existing": "local"}
 PHASES = (1, 2, 3, 4)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +61,23 @@ def k8s_objects(plan: planner.Plan, kind: str) -> dict[str, dict[str, Any]]:
         for cluster, obj in plan.manifests()
         if obj["kind"] == kind
     }
+
+
+def write_stack(root: Path, target: str, phase: int, environment: str = "production", **config: Any) -> Path:
+    """A temporary stack file ``Pulumi.t.yaml``: one region ``seoul`` on ``target`` (GCP project
+    ``proj``, kube context ``kind``), ``config`` as ``phasescale:<key>`` values. Returns ``root``."""
+    cluster: dict[str, Any] = {"target": target}
+    region: dict[str, Any] = {"location": LOCATIONS[target]}
+    if target == "gke":
+        cluster["gcpProject"] = "proj"
+    if target == "existing":
+        region["kubeContext"] = "kind"
+    doc = {
+        "phasescale:phase": phase,
+        "phasescale:environment": environment,
+        "phasescale:cluster": cluster,
+        "phasescale:regions": {"seoul": region},
+        **{f"phasescale:{k}": v for k, v in config.items()},
+    }
+    (root / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": doc}))
+    return root

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components import postgres_plan as pp
 from components.postgres_cluster import GcsBackup, PostgresCluster, PostgresClusterArgs, ReplicaOf
@@ -15,6 +14,7 @@ from components.problems import ConfigError
 from infra import catalog
 from infra import plan as planner
 from infra.diff import diff, render
+from tests import planning
 from tests.planning import plan_of
 
 CNPG = "kubernetes:postgresql.cnpg.io/v1:"
@@ -183,24 +183,13 @@ def test_diff_from_phase_two_to_three_replaces_no_postgres_state() -> None:
 
 
 def write_stack(tmp_path: Path, target: str, engine: str, phase: int, **extra: Any) -> Path:
-    cluster: dict[str, Any] = {"target": target}
-    region: dict[str, Any] = {"location": {"gke": "asia-northeast3", "eks": "ap-northeast-2"}.get(target, "local")}
-    if target == "gke":
-        cluster["gcpProject"] = "proj"
-    if target == "existing":
-        region["kubeContext"] = "kind"
-    config = {
-        "phasescale:phase": phase,
-        "phasescale:environment": "production",
-        "phasescale:cluster": cluster,
-        "phasescale:regions": {"seoul": region},
-        "phasescale:parts": {"redis": False, "cdn": False, "milvus": False, "gpu": False, "monitoring": False},
-        "phasescale:postgres": {"engine": engine},
-        "phasescale:services": {"api": {"image": "reg/api:1", "database": {"poolSize": 10}}},
-        **{f"phasescale:{k}": v for k, v in extra.items()},
+    config: dict[str, Any] = {
+        "parts": {"redis": False, "cdn": False, "milvus": False, "gpu": False, "monitoring": False},
+        "postgres": {"engine": engine},
+        "services": {"api": {"image": "reg/api:1", "database": {"poolSize": 10}}},
+        **extra,
     }
-    (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump({"config": config}))
-    return tmp_path
+    return planning.write_stack(tmp_path, target, phase, **config)
 
 
 def test_cloudsql_primary_replicas_and_pgbouncer(tmp_path: Path) -> None:

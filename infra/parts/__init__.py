@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.problems import Problem
+from infra.config import Environment, Target
 from infra.settings import Settings
 from infra.targets import RegionCluster
 
@@ -55,3 +57,14 @@ class RegionContext:
             provider=self.cluster.provider,
             depends_on=[self.namespace, *self.crd_dependencies, *extra_deps],
         )
+
+
+def backup_endpoint_problems(settings: Settings, path: str, endpoint: str | None, purpose: str) -> list[Problem]:
+    """A part's ``backupEndpointUrl``: only on target existing (the clouds back up to their own object
+    storage), and required there outside development. ``purpose`` says what needs it."""
+    target, environment = settings.stack.cluster.target, settings.stack.environment
+    if endpoint and target is not Target.EXISTING:
+        return [Problem(path, endpoint, f"only for cluster.target existing; {target.value} backs up to its own object storage")]
+    if target is Target.EXISTING and not endpoint and environment is not Environment.DEVELOPMENT:
+        return [Problem(path, None, f"required on target existing in {environment.value}: {purpose}")]
+    return []

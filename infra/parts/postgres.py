@@ -34,8 +34,8 @@ from components.postgres_cluster import (
     S3CompatibleBackup,
 )
 from components.problems import Problem
-from infra.config import Environment, PostgresEngine, Runtime, Target
-from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext
+from infra.config import PostgresEngine, Runtime, Target
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.settings import Settings
 from infra.versions import IMAGES
 
@@ -91,23 +91,16 @@ def validate(settings: Settings) -> list[Problem]:
             Problem(f"phasescale:{PASSWORD_KEY}", None,
                     f"required for engine {cfg.engine.value}: pulumi config set --secret phasescale:{PASSWORD_KEY}")
         )
-    if cfg.backup_endpoint_url and target is not Target.EXISTING:
+    problems += backup_endpoint_problems(
+        settings, f"{CONFIG_PATH}.backupEndpointUrl", cfg.backup_endpoint_url,
+        "WAL archive and base backups need an S3-compatible endpoint",
+    )
+    no_archive = cfg.engine is PostgresEngine.CNPG and target is Target.EXISTING and not cfg.backup_endpoint_url
+    if no_archive and len(settings.active_regions) > 1:
         problems.append(
-            Problem(f"{CONFIG_PATH}.backupEndpointUrl", cfg.backup_endpoint_url,
-                    f"only for cluster.target existing; {target.value} backs up to its own object storage")
+            Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
+                    "required with several regions: the other regions follow the primary's archive")
         )
-    if cfg.engine is PostgresEngine.CNPG and target is Target.EXISTING and not cfg.backup_endpoint_url:
-        if settings.stack.environment is not Environment.DEVELOPMENT:
-            problems.append(
-                Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
-                        f"required on target existing in {settings.stack.environment.value}: WAL archive and "
-                        "base backups need an S3-compatible endpoint")
-            )
-        if len(settings.active_regions) > 1:
-            problems.append(
-                Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
-                        "required with several regions: the other regions follow the primary's archive")
-            )
     problems += pp.connection_budget(db_services(settings), sizing(settings).pooler,
                                      settings.sizes.postgres.max_connections, SIZES_PATH)
     return problems
