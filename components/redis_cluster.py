@@ -61,6 +61,8 @@ class RedisClusterArgs:
 
 class RedisCluster(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
+    export_identity: pulumi.Output[str] | None = None
+    """Memorystore basic/HA: the identity the instance exports RDB files to Cloud Storage as."""
 
     def __init__(self, name: str, args: RedisClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -166,6 +168,7 @@ class RedisCluster(pulumi.ComponentResource):
             opts=self._data,
         )
         self.data = instance
+        self.export_identity = instance.persistence_iam_identity
         self.endpoint = pulumi.Output.all(instance.host, instance.port).apply(lambda a: f"{a[0]}:{a[1]}")
 
     def _elasticache(self, name: str, args: RedisClusterArgs, aws_opts: ElastiCacheOptions) -> None:

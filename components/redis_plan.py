@@ -38,6 +38,10 @@ ELASTICACHE_ENGINE_VERSION = "8.0"
 ELASTICACHE_FAMILY = "valkey8"
 MEMORYSTORE_VERSION = "REDIS_7_2"
 BACKUP_DAYS = 7
+MEMORYSTORE_BACKUP_HOUR = 3
+"""UTC; the daily automated backup of a Memorystore cluster (the hourly backup job skips this hour)."""
+ELASTICACHE_SNAPSHOT_WINDOW = "17:00-18:00"
+"""UTC; the daily automatic snapshot (the hourly backup job skips this hour)."""
 ELASTICACHE_TOKEN = re.compile(r"[A-Za-z0-9!&#$^<>-]{16,128}")
 
 # Usable memory per node type (GiB). ElastiCache keeps reserved-memory-percent (25%) itself, so a
@@ -510,7 +514,7 @@ def memorystore_cluster_args(plan: RedisPlan) -> dict[str, object]:
         "redis_configs": {"maxmemory-policy": plan.maxmemory_policy},
         "persistence_config": {"mode": "RDB", "rdb_config": {"rdb_snapshot_period": "ONE_HOUR"}},
         "automated_backup_config": {
-            "fixed_frequency_schedule": {"start_time": {"hours": 3}},
+            "fixed_frequency_schedule": {"start_time": {"hours": MEMORYSTORE_BACKUP_HOUR}},
             "retention": f"{BACKUP_DAYS * 86400}s",
         },
     }
@@ -530,7 +534,7 @@ def elasticache_args(plan: RedisPlan) -> dict[str, object]:
         "automatic_failover_enabled": replicas,
         "multi_az_enabled": replicas,
         "snapshot_retention_limit": BACKUP_DAYS,
-        "snapshot_window": "17:00-18:00",
+        "snapshot_window": ELASTICACHE_SNAPSHOT_WINDOW,
         "maintenance_window": "sun:18:30-sun:19:30",
         "auto_minor_version_upgrade": True,
         "apply_immediately": False,

@@ -233,6 +233,23 @@ class RedisConfig(Model):
     appendonly: bool = Field(
         default=True, description="Operator: AOF (fsync every second) besides the hourly RDB snapshot."
     )
+    backup_bucket_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][-a-z0-9]{1,40}[a-z0-9]$",
+        description="operator (gke, eks) and memorystore basic/HA: hourly RDB files go to the bucket "
+        "<prefix>-<region>; default <gcpProject or phasescale>-<stack>-redis. Never change it on a live "
+        "stack: it replaces the bucket.",
+    )
+    backup_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="operator on target existing: an S3-compatible endpoint (MinIO, SeaweedFS) for the hourly "
+        "RDB files; the bucket <prefix>-<region> must exist there. None: no off-node backups (development only).",
+    )
+    backup_secret: Name = Field(
+        default="redis-backup-s3",
+        description="With backupEndpointUrl: a Secret in the app namespace with ACCESS_KEY_ID and ACCESS_SECRET_KEY.",
+    )
 
 
 class MilvusConfig(Model):

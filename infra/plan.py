@@ -156,6 +156,8 @@ class _Mocks(mocks.Mocks):
             out["endpoint"] = f"https://{args.name}.eks.example.invalid"
             out["certificateAuthority"] = {"data": "TU9DSy1DQQ=="}
             out["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.example.invalid/id/{args.name}"}]}]
+        if args.typ == "gcp:redis/instance:Instance":
+            out["persistenceIamIdentity"] = "serviceAccount:service-000000000000@cloud-redis.iam.gserviceaccount.com"
         if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             out["url"] = args.inputs.get("url", "")
         return f"{args.name}-id", out

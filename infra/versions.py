@@ -240,6 +240,26 @@ IMAGES: dict[str, Image] = {
         "OT-CONTAINER-KIT/redis-operator charts/redis-sentinel/values.yaml redisSentinel.image/tag"
         " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
     ),
+    # The Redis backup job (components/redis_backup_plan.py): rclone uploads the operator's RDB files,
+    # the cloud CLIs call Memorystore's export/backup and ElastiCache's snapshot APIs.
+    # Each runs as root by default; the job sets UID 10001 and a writable /tmp (HOME, CLOUDSDK_CONFIG).
+    "rclone": Image(
+        "rclone/rclone",
+        "1.75.1",
+        "rclone/rclone release v1.75.1 (GitHub releases, marked latest); multi-arch image built by"
+        " .github/workflows/build_publish_docker_image.yml, Alpine with /bin/sh",
+    ),
+    "google-cloud-cli": Image(
+        "gcr.io/google.com/cloudsdktool/google-cloud-cli",
+        "587.0.0-slim",
+        "GoogleCloudPlatform/cloud-sdk-docker cloudbuild.yaml (every release tagged <version>-slim, Debian"
+        " trixie, amd64 and arm64); 587.0.0 seen pinned publicly. Tags older than a year are removed: bump yearly",
+    ),
+    "aws-cli": Image(
+        "amazon/aws-cli",
+        "2.36.7",
+        "aws/aws-cli tag 2.36.7 (2026-07-23); docker/Dockerfile on amazonlinux:2023 (bash, GNU date)",
+    ),
 }
 
 CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {

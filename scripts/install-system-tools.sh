@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: promtool and amtool (rules and Alertmanager config),
-# PostgreSQL and PgBouncer (the pgbouncer.ini loopback test). Installs only what is missing.
+# PostgreSQL and PgBouncer (the pgbouncer.ini loopback test), Redis and rclone (the Redis backup
+# scripts' loopback test). Installs only what is missing.
 set -euo pipefail
 
 declare -A need=(
@@ -9,6 +10,9 @@ declare -A need=(
   [pgbouncer]=pgbouncer
   [/usr/lib/postgresql/15/bin/initdb]=postgresql-15
   [psql]=postgresql-client-15
+  [redis-server]=redis-server
+  [redis-cli]=redis-tools
+  [rclone]=rclone
 )
 missing=()
 for tool in "${!need[@]}"; do

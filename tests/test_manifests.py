@@ -19,6 +19,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from components import kube
+from components import redis_backup_plan as bp
+from components import redis_plan as rp
 from tests.planning import PHASES, STACKS, plan_of
 
 K8S_VERSION = "1.30"
@@ -41,6 +44,27 @@ def all_objects() -> list[tuple[str, dict[str, Any]]]:
         for phase in PHASES:
             for cluster, obj in plan_of(stack, phase).manifests():
                 out.append((f"{stack}@{phase}/{cluster}", obj))
+    return out + redis_backup_jobs()
+
+
+def redis_backup_jobs() -> list[tuple[str, dict[str, Any]]]:
+    """The in-cluster Redis's backup CronJob for each store: no stack file runs engine operator with
+    backups (prod and prod-aws use managed Redis, dev has no backup endpoint)."""
+    out = []
+    for store in bp.Store:
+        for mode in rp.Mode:
+            shards = 3 if mode is rp.Mode.CLUSTER else 1
+            plan = bp.BackupPlan(
+                redis=rp.RedisPlan(mode=mode, shards=shards, storage_class="premium-rwo"),
+                images=bp.Images(redis="quay.io/opstree/redis:v7.0.15", rclone="rclone/rclone:1.75.1",
+                                 gcloud="unused", aws="unused"),
+                store=store, bucket="b", endpoint_url="http://minio:9000", secret_name="s3-keys",
+                location="ap-northeast-2",
+            )
+            meta = {"name": bp.NAME, "namespace": "phasescale", "labels": bp.labels(),
+                    "annotations": kube.checkov_skips(kube.CHECKOV_DIGEST_SKIP, ("CKV_K8S_15", "pinned tags, IfNotPresent"))}
+            job = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": meta, "spec": bp.cronjob_spec(plan)}
+            out.append((f"redis-backup {store.value} {mode.value}", job))
     return out
 
 

@@ -2,8 +2,10 @@
 
 engine ``operator`` (default, every target) installs the OT redis-operator chart once per region and
 the custom resources after it; ``memorystore`` (gke) and ``elasticache`` (eks) are managed services in
-the cluster's network. Backups: hourly RDB snapshots (``save 3600 1`` on the data volume; Memorystore
-RDB persistence ONE_HOUR; ElastiCache daily snapshots kept 7 days).
+the cluster's network. Persistence: an RDB snapshot an hour on the node (``save 3600 1`` on the data
+volume; Memorystore RDB persistence ONE_HOUR; ElastiCache daily snapshots). Backups off the node: the
+RedisBackup job, every hour, kept 7 days, to the bucket <prefix>-<region> (GCS or S3; on target existing
+the S3-compatible ``redis.backupEndpointUrl``), or as Memorystore backups or ElastiCache snapshots.
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ from typing import Any
 
 import pulumi
 
+from components import redis_backup_plan as bp
 from components import redis_plan as rp
 from components.cluster_addons import release
 from components.problems import Problem
+from components.redis_backup import RedisBackup, RedisBackupArgs
 from components.redis_cluster import ElastiCacheOptions, MemorystoreOptions, RedisCluster, RedisClusterArgs
-from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext
+from infra.config import Target
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.settings import Settings
 from infra.versions import IMAGES
 
 SIZES_PATH = "phasescale:overrides.redis"
 ENGINE_PATH = "phasescale:redis.engine"
 PASSWORD_KEY = "redisPassword"
+CONFIG_PATH = "phasescale:redis"
 
 
 def plan(settings: Settings) -> rp.RedisPlan:
@@ -53,12 +59,43 @@ def plan(settings: Settings) -> rp.RedisPlan:
 
 
 def validate(settings: Settings) -> list[Problem]:
-    return rp.validate(
+    problems = rp.validate(
         plan(settings),
         settings.stack.cluster.target.value,
         settings.secrets.get(PASSWORD_KEY),
         SIZES_PATH,
         ENGINE_PATH,
+    )
+    return problems + backup_endpoint_problems(
+        settings, f"{CONFIG_PATH}.backupEndpointUrl", settings.stack.redis.backup_endpoint_url,
+        "the hourly RDB backups need an S3-compatible endpoint (none: only the RDB on the node's volume)",
+    )
+
+
+def bucket_name(settings: Settings, stack: str, region: str) -> str:
+    prefix = settings.stack.redis.backup_bucket_prefix
+    default = f"{settings.stack.cluster.gcp_project or 'phasescale'}-{stack}-redis"
+    return f"{prefix or default}-{region}"
+
+
+def backup_plan(settings: Settings, redis: rp.RedisPlan, stack: str, region: str, location: str,
+                cloud_name: str) -> bp.BackupPlan:
+    """Where and how one region's Redis is backed up every hour (see components/redis_backup_plan)."""
+    cfg, target = settings.stack.redis, settings.stack.cluster.target
+    store = {Target.GKE: bp.Store.GCS, Target.EKS: bp.Store.S3}.get(target)
+    if target is Target.EXISTING and cfg.backup_endpoint_url:
+        store = bp.Store.S3_COMPATIBLE
+    return bp.BackupPlan(
+        redis=redis,
+        images=bp.Images(redis=IMAGES["redis"].ref, rclone=IMAGES["rclone"].ref,
+                         gcloud=IMAGES["google-cloud-cli"].ref, aws=IMAGES["aws-cli"].ref),
+        store=store,
+        bucket=bucket_name(settings, stack, region),
+        endpoint_url=cfg.backup_endpoint_url,
+        secret_name=cfg.backup_secret,
+        cloud_name=cloud_name,
+        project=settings.stack.cluster.gcp_project,
+        location=location,
     )
 
 
@@ -99,6 +136,17 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             subnet_ids=eks.private_subnet_ids,
         ))
         component = RedisCluster(name, args, opts=ctx.cluster.cloud_opts)
+    backup = backup_plan(ctx.settings, p, pulumi.get_stack(), ctx.key, ctx.cluster.location, args.cloud_name)
+    if backup.enabled:
+        providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]
+        if ctx.cluster.aws_provider is not None:
+            providers.append(ctx.cluster.aws_provider)
+        RedisBackup(
+            f"{name}-backup",
+            RedisBackupArgs(plan=backup, export_identity=component.export_identity, eks=ctx.cluster.eks,
+                            protect=ctx.protect),
+            opts=pulumi.ResourceOptions(providers=providers, depends_on=[ctx.namespace, component]),
+        )
     return {
         "engine": p.engine.value,
         "mode": p.mode.value,
@@ -106,4 +154,5 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         "shards": p.shards,
         "replicasPerShard": p.replicas_per_shard,
         "endpoint": p.endpoint if p.engine is rp.Engine.OPERATOR else component.endpoint,
+        "backups": f"{backup.method.value} {backup.schedule} UTC, kept {bp.KEEP_DAYS} days" if backup.enabled else "none",
     }
