@@ -144,9 +144,12 @@ run="$RUN_DIR/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run"
 if [ "$REDIS_MODE" = cluster ]; then
   redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" cluster nodes > "$run/nodes.txt"
-  awk '$3 ~ /master/ && $3 !~ /fail/ && NF >= 9 { split($2, a, "@"); print $1, a[1] }' \\
-    "$run/nodes.txt" > "$run/primaries.txt"
-  [ -s "$run/primaries.txt" ] || { echo "no healthy primary in CLUSTER NODES" >&2; exit 1; }
+  if awk '$3 ~ /master/ && $3 ~ /fail/ && NF >= 9 { bad = 1 } END { exit !bad }' "$run/nodes.txt"; then
+    echo "a primary serving slots is failing; the job's retry comes after the failover" >&2
+    exit 1
+  fi
+  awk '$3 ~ /master/ && NF >= 9 { split($2, a, "@"); print $1, a[1] }' "$run/nodes.txt" > "$run/primaries.txt"
+  [ -s "$run/primaries.txt" ] || { echo "no primary serving slots in CLUSTER NODES" >&2; exit 1; }
   while read -r id addr; do
     redis-cli -h "${addr%:*}" -p "${addr##*:}" --rdb "$run/$id.rdb" < /dev/null
   done < "$run/primaries.txt"
@@ -156,8 +159,8 @@ fi
 ls -l "$run"
 """
 """Operator: one RDB per primary into a folder named by the UTC time; in cluster mode one per master that
-serves slots (a failed master, or a new node without slots, is skipped), named by node id beside
-``nodes.txt`` (which slots each node served)."""
+serves slots (a node without slots is skipped), named by node id beside ``nodes.txt`` (which slots each
+node served). A failing primary that still serves slots fails the run rather than leave a shard out."""
 
 UPLOAD_SCRIPT = """\
 set -eu

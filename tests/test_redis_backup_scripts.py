@@ -168,6 +168,39 @@ def test_cluster_dump_takes_one_rdb_per_primary_and_together_they_hold_every_key
     assert restored == keys
 
 
+NODES = """\
+07c37dfeb235213a872192d90877d0cd55635b91 10.0.1.5:6379@16379 myself,slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 0 4 connected
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 10.0.1.6:6379@16379 master{flag} - 0 0 2 connected 5461-10922
+e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 10.0.1.7:6379@16379 master - 0 0 1 connected 0-5460
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 10.0.1.8:6379@16379 master - 0 0 3 connected 10923-16383
+6ec23923021cf3ffa233f4a8b9cba1a1e4f3ff7c 10.0.1.9:6379@16379 master - 0 0 0 connected
+"""
+
+
+@pytest.mark.parametrize("flag", ["", ",fail?", ",fail"])
+def test_cluster_dump_refuses_to_skip_a_failing_primary(tmp_path: Path, flag: str) -> None:
+    """Against CLUSTER NODES as a stand-in redis-cli answers it: every master serving slots, or none."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "nodes").write_text(NODES.format(flag=flag))
+    (bin_dir / "redis-cli").write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *"cluster nodes"*) cat {tmp_path}/nodes;; *--rdb*) echo "$*" >> {tmp_path}/dumps;; esac\n'
+    )
+    (bin_dir / "redis-cli").chmod(0o755)
+    (dump,), _ = bp.containers(operator_plan(rp.Mode.CLUSTER))
+    env = env_of(dump, PATH=f"{bin_dir}:{os.environ['PATH']}", RUN_DIR=str(tmp_path / "run"),
+                 REDIS_PASSWORD_FILE=password_file(tmp_path))
+    proc = subprocess.run(["/bin/sh", "-c", bp.DUMP_SCRIPT], env=env, capture_output=True, text=True)
+    if flag:
+        assert proc.returncode == 1 and "a primary serving slots is failing" in proc.stderr
+        assert not (tmp_path / "dumps").exists()
+    else:
+        assert proc.returncode == 0, proc.stderr
+        hosts = sorted(line.split()[1] for line in (tmp_path / "dumps").read_text().splitlines())
+        assert hosts == ["10.0.1.6", "10.0.1.7", "10.0.1.8"]  # not the replica, nor the master without slots
+
+
 def test_upload_copies_the_run_and_prunes_only_files_past_the_retention(tmp_path: Path) -> None:
     plan = operator_plan(rp.Mode.STANDALONE)
     _, (upload,) = bp.containers(plan)
