@@ -169,7 +169,10 @@ if [ -n "${KEYS_DIR:-}" ]; then
   RCLONE_CONFIG_DEST_SECRET_ACCESS_KEY=$(cat "$KEYS_DIR/ACCESS_SECRET_KEY")
   export RCLONE_CONFIG_DEST_ACCESS_KEY_ID RCLONE_CONFIG_DEST_SECRET_ACCESS_KEY
 fi
-rclone copy --no-check-dest --retries 1 --stats-one-line -v "$RUN_DIR" "dest:$DEST"
+# the run's folder only: a fresh volume may also hold lost+found, which only root can read
+for run in "$RUN_DIR"/*Z; do
+  rclone copy --no-check-dest --retries 1 --stats-one-line -v "$run" "dest:$DEST/${run##*/}"
+done
 if [ "${PRUNE_DAYS:-0}" -gt 0 ]; then
   rclone delete --min-age "${PRUNE_DAYS}d" -v "dest:$DEST"
 fi

@@ -210,6 +210,8 @@ def test_upload_copies_the_run_and_prunes_only_files_past_the_retention(tmp_path
     run_dir = tmp_path / "run" / "20261122T071700Z"
     run_dir.mkdir(parents=True)
     (run_dir / "redis.rdb").write_bytes(b"REDIS0010")
+    (tmp_path / "run" / "lost+found").mkdir()  # ext4 volumes have one
+    (tmp_path / "run" / "lost+found" / "#12").write_bytes(b"")
     bucket = tmp_path / "bucket"
     old, recent = bucket / "rdb" / "20261114T071700Z", bucket / "rdb" / "20261116T071700Z"
     for folder, days in ((old, 8), (recent, 6)):
@@ -227,7 +229,7 @@ def test_upload_copies_the_run_and_prunes_only_files_past_the_retention(tmp_path
                            "KEYS_DIR": str(keys),
                            "DEST": str(bucket / "rdb"), "HOME": str(tmp_path),
                            "RCLONE_CONFIG": str(tmp_path / "rclone.conf")})
-    files = sorted(str(p.relative_to(bucket)) for p in bucket.rglob("*.rdb"))
+    files = sorted(str(p.relative_to(bucket)) for p in bucket.rglob("*") if p.is_file())
     assert files == ["rdb/20261116T071700Z/redis.rdb", "rdb/20261122T071700Z/redis.rdb"]
 
 
