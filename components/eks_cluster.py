@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -188,6 +189,16 @@ class EksCluster(pulumi.ComponentResource):
         for i, arn in enumerate(policy_arns):
             aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=self))
         return role
+
+
+@dataclass(frozen=True)
+class VpcPlacement:
+    """Where a managed data service (RDS, ElastiCache) sits in the EKS cluster's VPC."""
+
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    """Only this range may connect (the EKS nodes and pods)."""
+    subnet_ids: Sequence[pulumi.Input[str]]
 
 
 def vpc_only_security_group(

@@ -29,7 +29,7 @@ import pulumi_kubernetes as k8s
 
 from components import buckets
 from components import postgres_plan as pp
-from components.eks_cluster import EksCluster, vpc_only_security_group
+from components.eks_cluster import EksCluster, VpcPlacement, vpc_only_security_group
 from components.gke_cluster import workload_identity_account
 from components.pgbouncer import PgBouncer, PgBouncerArgs
 
@@ -97,14 +97,6 @@ class CloudSqlOptions:
 
 
 @dataclass(frozen=True)
-class RdsOptions:
-    vpc_id: pulumi.Input[str]
-    vpc_cidr: str
-    """Only this range may connect on 5432 (the EKS nodes and pods)."""
-    subnet_ids: Sequence[pulumi.Input[str]]
-
-
-@dataclass(frozen=True)
 class PostgresClusterArgs:
     sizing: pp.PostgresSizing
     namespace: str
@@ -134,7 +126,7 @@ class PostgresClusterArgs:
     regional_ha: bool = False
     """Managed: a synchronous standby in another zone (Cloud SQL REGIONAL, RDS Multi-AZ)."""
     cloudsql: CloudSqlOptions | None = None
-    rds: RdsOptions | None = None
+    rds: VpcPlacement | None = None
 
 
 # --- Pure helpers for the managed engines ------------------------------------------------------
@@ -529,7 +521,7 @@ class PostgresCluster(pulumi.ComponentResource):
         )
         return primary.private_ip_address, [r.private_ip_address for r in replicas]
 
-    def _rds(self, o: RdsOptions) -> tuple[pulumi.Output[str], list[pulumi.Output[str]]]:
+    def _rds(self, o: VpcPlacement) -> tuple[pulumi.Output[str], list[pulumi.Output[str]]]:
         a, name = self._args, self._name
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets", name=a.cloud_name, description=f"{a.cloud_name}: private subnets of the EKS VPC",

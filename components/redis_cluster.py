@@ -12,7 +12,6 @@ its kind (or tier), so a mode change is a replacement the diff names, and ``prot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -21,7 +20,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import redis_plan as rp
-from components.eks_cluster import vpc_only_security_group
+from components.eks_cluster import VpcPlacement, vpc_only_security_group
 
 TYPE = "phasescale:components:RedisCluster"
 
@@ -37,14 +36,6 @@ class MemorystoreOptions:
 
 
 @dataclass(frozen=True)
-class ElastiCacheOptions:
-    vpc_id: pulumi.Input[str]
-    vpc_cidr: str
-    """Only this range may connect (the EKS nodes and pods)."""
-    subnet_ids: Sequence[pulumi.Input[str]]
-
-
-@dataclass(frozen=True)
 class RedisClusterArgs:
     plan: rp.RedisPlan
     cloud_name: str = "redis"
@@ -54,7 +45,7 @@ class RedisClusterArgs:
     monitor_labels: dict[str, str] | None = None
     """Labels Prometheus selects PodMonitors by; ``None`` creates no PodMonitor (operator only)."""
     memorystore: MemorystoreOptions | None = None
-    elasticache: ElastiCacheOptions | None = None
+    elasticache: VpcPlacement | None = None
     protect: bool = False
     """Protect the data resource from deletion and replacement (production)."""
 
@@ -171,7 +162,7 @@ class RedisCluster(pulumi.ComponentResource):
         self.export_identity = instance.persistence_iam_identity
         self.endpoint = pulumi.Output.all(instance.host, instance.port).apply(lambda a: f"{a[0]}:{a[1]}")
 
-    def _elasticache(self, name: str, args: RedisClusterArgs, aws_opts: ElastiCacheOptions) -> None:
+    def _elasticache(self, name: str, args: RedisClusterArgs, aws_opts: VpcPlacement) -> None:
         plan = args.plan
         subnets = aws.elasticache.SubnetGroup(
             f"{name}-subnets",

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from components import redis_plan as rp
-from components.redis_cluster import ElastiCacheOptions, MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.eks_cluster import VpcPlacement
+from components.redis_cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
 from infra import catalog
 from infra import plan as planner
 from infra.parts import redis as part
@@ -175,7 +176,7 @@ def test_memorystore_cluster_mode_is_a_redis_cluster_over_psc() -> None:
     assert psc["serviceClass"] == "gcp-memorystore-redis"
 
 
-AWS = ElastiCacheOptions(vpc_id="vpc-1", vpc_cidr="10.30.0.0/16", subnet_ids=["subnet-a", "subnet-b"])
+AWS = VpcPlacement(vpc_id="vpc-1", vpc_cidr="10.30.0.0/16", subnet_ids=["subnet-a", "subnet-b"])
 
 
 def test_elasticache_is_encrypted_multi_az_with_auth_and_seven_days_of_snapshots() -> None:

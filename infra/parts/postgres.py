@@ -21,6 +21,7 @@ import pulumi
 
 from components import postgres_plan as pp
 from components.cluster_addons import release
+from components.eks_cluster import VpcPlacement
 from components.postgres_cluster import (
     Backup,
     CloudSqlOptions,
@@ -28,7 +29,6 @@ from components.postgres_cluster import (
     GcsBackup,
     PostgresCluster,
     PostgresClusterArgs,
-    RdsOptions,
     ReplicaOf,
     S3Backup,
     S3CompatibleBackup,
@@ -199,7 +199,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
     else:
         eks = ctx.cluster.eks
         assert eks is not None  # validate: rds needs target eks
-        args = dataclasses.replace(args, rds=RdsOptions(
+        args = dataclasses.replace(args, rds=VpcPlacement(
             vpc_id=eks.vpc.id, vpc_cidr=settings.stack.regions[ctx.key].vpc_cidr, subnet_ids=eks.private_subnet_ids,
         ))
     opts = pulumi.ResourceOptions(providers=providers, depends_on=[ctx.namespace, *ctx.crd_dependencies, *deps])

@@ -18,9 +18,10 @@ import pulumi
 from components import redis_backup_plan as bp
 from components import redis_plan as rp
 from components.cluster_addons import release
+from components.eks_cluster import VpcPlacement
 from components.problems import Problem
 from components.redis_backup import RedisBackup, RedisBackupArgs
-from components.redis_cluster import ElastiCacheOptions, MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.redis_cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.settings import Settings
@@ -130,7 +131,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
     else:
         eks = ctx.cluster.eks
         assert eks is not None  # validate: elasticache needs target eks
-        args = dataclasses.replace(args, elasticache=ElastiCacheOptions(
+        args = dataclasses.replace(args, elasticache=VpcPlacement(
             vpc_id=eks.vpc.id,
             vpc_cidr=ctx.settings.stack.regions[ctx.key].vpc_cidr,
             subnet_ids=eks.private_subnet_ids,
