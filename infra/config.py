@@ -295,7 +295,7 @@ class MonitoringConfig(Model):
 
 
 class CdnConfig(Model):
-    """Object storage and its CDN (components/cdn_bucket.py). Checked by infra/parts/cdn.py."""
+    """Object storage and its CDN (components/cdn/bucket.py). Checked by infra/parts/cdn.py."""
 
     domain: str | None = Field(
         default=None,

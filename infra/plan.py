@@ -320,7 +320,7 @@ def summary(plan: Plan) -> str:
         + (f" (of {', '.join(s.stack.regions)})" if len(s.active_regions) < len(s.stack.regions) else ""),
         f"  nodes: {sizes.nodes.min_nodes}-{sizes.nodes.max_nodes} per pool",
     ]
-    from infra.stack import replica_bounds, service_plan
+    from infra.services import replica_bounds, service_plan
 
     for name, svc in s.stack.services.items():
         lo, hi = replica_bounds(s, svc)

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.problems import ConfigError, Problem
+from components.versions import CLUSTER_AUTOSCALER_TAGS
 from infra import catalog
 from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
-from infra.versions import CLUSTER_AUTOSCALER_TAGS
 
 NAMESPACE = "phasescale"
 

@@ -13,68 +13,21 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import stateless_service_plan as sp
-from components.cloud_run_service import CloudRunService, CloudRunServiceArgs
-from components.cluster_addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
-from components.eks_cluster import cluster_autoscaler_policy
+from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
+from components.cluster.eks import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
-from components.stateless_service import IngressOptions, StatelessService, StatelessServiceArgs
-from infra.config import Runtime, Service, Target
-from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
+from components.service import stateless_plan as sp
+from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
+from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
+from infra.config import Runtime, Target
+from infra.parts import MONITOR_LABELS, PROMETHEUS_URL, RegionContext
+from infra.services import replica_bounds, service_plan
 from infra.settings import Settings
 from infra.targets import RegionCluster, build_cluster
 
 PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn")
 """Build order of the optional parts: monitoring, then the cluster add-ons (KEDA, ingress), then the rest."""
 PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") for name in PART_ORDER}
-
-
-def replica_bounds(settings: Settings, svc: Service) -> tuple[int, int]:
-    """Per-phase bounds win over fixed bounds, which win over the catalog's defaults."""
-    if settings.phase in svc.phase_replicas:
-        r = svc.phase_replicas[settings.phase]
-        return r.min, r.max
-    if svc.replicas is not None:
-        return svc.replicas.min, svc.replicas.max
-    if svc.runtime is Runtime.CLOUDRUN:
-        return settings.sizes.services.cloudrun_min_instances, settings.sizes.services.cloudrun_max_instances
-    return settings.sizes.services.min_replicas, settings.sizes.services.max_replicas
-
-
-def service_plan(settings: Settings, name: str, svc: Service) -> sp.ServicePlan:
-    ns = settings.stack.namespace
-    lo, hi = replica_bounds(settings, svc)
-    a = svc.autoscaling
-    callers = tuple(c for c in svc.callers if c in settings.stack.services)
-    caller_ns = {}
-    if "ingress" in svc.callers:
-        caller_ns["ingress"] = "ingress"
-    if settings.stack.parts.monitoring:
-        caller_ns["monitoring"] = MONITORING_NAMESPACE
-    return sp.ServicePlan(
-        name=name,
-        namespace=ns,
-        image=svc.image,
-        port=svc.port,
-        min_replicas=lo,
-        max_replicas=hi,
-        cpu_percent=a.cpu_percent,
-        memory_percent=a.memory_percent,
-        custom_metrics=sp.custom_metrics(
-            name, ns, a.rps_per_pod, a.concurrent_users_per_pod, a.queue_length_per_pod
-        ),
-        scale_to_zero=a.scale_to_zero,
-        scale_down_stabilization_s=a.scale_down_stabilization_s,
-        cpu_m=svc.resources.cpu_millicores,
-        memory_mib=svc.resources.memory_mib,
-        cpu_limit_m=svc.resources.cpu_limit_millicores,
-        memory_limit_mib=svc.resources.memory_limit_mib,
-        callers=callers,
-        caller_namespaces=caller_ns,
-        health_path=svc.health_path,
-        ready_path=svc.ready_path,
-        env=tuple(sorted(svc.env.items())),
-    )
 
 
 def validate(settings: Settings) -> list[Problem]:

@@ -12,8 +12,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.eks_cluster import EksCluster, EksClusterArgs
-from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.cluster.eks import EksCluster, EksClusterArgs
+from components.cluster.gke import GkeCluster, GkeClusterArgs
 from infra.config import Target
 from infra.settings import Settings
 

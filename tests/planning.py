@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @functools.cache
 def _cache_dir() -> Path:
     digest = hashlib.sha256(sys.version.encode())
-    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/*.py")]
+    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/**/*.py")]
     for path in sorted([*sources, ROOT / "requirements.txt"]):
         digest.update(path.name.encode() + path.read_bytes())
     folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"

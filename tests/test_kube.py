@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from components.eks_cluster import _kubeconfig as eks_kubeconfig
-from components.gke_cluster import _kubeconfig as gke_kubeconfig
-from components.gke_cluster import subnet_ranges
+from components.cluster.eks import _kubeconfig as eks_kubeconfig
+from components.cluster.gke import _kubeconfig as gke_kubeconfig
+from components.cluster.gke import subnet_ranges
 
 
 def test_kubeconfigs_use_short_lived_tokens_not_static_credentials() -> None:

@@ -1,4 +1,4 @@
-"""The cdn part: object storage behind a CDN (components/cdn_bucket.py).
+"""The cdn part: object storage behind a CDN (components/cdn/bucket.py).
 
 - gke / eks: a private bucket and its CDN from the catalog's phase (3 by default), built once, in the
   primary region (the CDN is global). With ``crossRegionReplication`` (phase 4) a replica bucket in
@@ -24,13 +24,13 @@ from typing import Any
 
 import pulumi
 
-from components import cdn_plan as cp
-from components.cdn_bucket import CdnBucket, CdnBucketArgs, Cloud
+from components.cdn import plan as cp
+from components.cdn.bucket import CdnBucket, CdnBucketArgs, Cloud
 from components.problems import Problem
+from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import RegionContext
 from infra.settings import NAMESPACE, Settings
-from infra.versions import IMAGES
 
 ACM_ARN_RE = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[-0-9a-f]{36}$")
 STORE_NAME = "cdn-store"

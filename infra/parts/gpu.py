@@ -1,4 +1,4 @@
-"""The gpu part: one vLLM pool per region (components/vllm_gpu_pool.py), sized by the catalog.
+"""The gpu part: one vLLM pool per region (components/gpu/pool.py), sized by the catalog.
 
 The pool spec comes from the phase's ``gpu`` row (``infra/catalog.py``, overridable with
 ``phasescale:overrides.gpu``) and the stack's target: GKE uses ``gkeAccelerator`` and
@@ -19,10 +19,10 @@ from typing import Any
 
 import pulumi
 
-from components import vllm_plan as vp
-from components.gpu_catalog import GKE_MACHINES
+from components.gpu import vllm_plan as vp
+from components.gpu.catalog import GKE_MACHINES
+from components.gpu.pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs
 from components.problems import Problem
-from components.vllm_gpu_pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings

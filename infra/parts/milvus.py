@@ -16,14 +16,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_gcp as gcp
 
-from components import milvus_plan as mp
-from components.cluster_addons import release
-from components.milvus_cluster import MilvusCluster, MilvusClusterArgs
+from components.helm import release
+from components.milvus import plan as mp
+from components.milvus.cluster import MilvusCluster, MilvusClusterArgs
 from components.problems import Problem
+from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, RegionContext
 from infra.settings import Settings
-from infra.versions import IMAGES
 
 NAMESPACE = "milvus"
 OPERATOR_NAMESPACE = "milvus-operator"

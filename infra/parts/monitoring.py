@@ -12,11 +12,11 @@ from typing import Any
 
 import pulumi
 
-from components import monitoring_plan as mp
-from components.alert_rules import PostgresMetrics
-from components.alertmanager_config import SlackChannels
-from components.cluster_addons import INGRESS_CLASS
-from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.cluster.addons import INGRESS_CLASS
+from components.monitoring import plan as mp
+from components.monitoring.alert_rules import PostgresMetrics
+from components.monitoring.alertmanager import SlackChannels
+from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.problems import Problem
 from infra.config import Environment, PostgresEngine, Runtime
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext

@@ -19,10 +19,10 @@ from typing import Any
 
 import pulumi
 
-from components import postgres_plan as pp
-from components.cluster_addons import release
-from components.eks_cluster import VpcPlacement
-from components.postgres_cluster import (
+from components.cluster.eks import VpcPlacement
+from components.helm import release
+from components.postgres import plan as pp
+from components.postgres.cluster import (
     Backup,
     CloudSqlOptions,
     Engine,
@@ -34,10 +34,11 @@ from components.postgres_cluster import (
     S3CompatibleBackup,
 )
 from components.problems import Problem
+from components.versions import IMAGES
 from infra.config import PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
+from infra.services import replica_bounds
 from infra.settings import Settings
-from infra.versions import IMAGES
 
 SIZES_PATH = "phasescale:overrides.postgres"
 CONFIG_PATH = "phasescale:postgres"
@@ -67,8 +68,6 @@ def sizing(settings: Settings) -> pp.PostgresSizing:
 
 def db_services(settings: Settings) -> dict[str, pp.ServiceDbUse]:
     """Every service that sets ``database``: its max replicas at this phase and its pool size."""
-    from infra.stack import replica_bounds  # late: the composition imports the parts
-
     return {
         name: pp.ServiceDbUse(max_replicas=replica_bounds(settings, svc)[1], pool_size=svc.database.pool_size)
         for name, svc in settings.stack.services.items()

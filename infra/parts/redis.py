@@ -15,17 +15,17 @@ from typing import Any
 
 import pulumi
 
-from components import redis_backup_plan as bp
-from components import redis_plan as rp
-from components.cluster_addons import release
-from components.eks_cluster import VpcPlacement
+from components.cluster.eks import VpcPlacement
+from components.helm import release
 from components.problems import Problem
-from components.redis_backup import RedisBackup, RedisBackupArgs
-from components.redis_cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.redis import backup_plan as bp
+from components.redis import plan as rp
+from components.redis.backup import RedisBackup, RedisBackupArgs
+from components.redis.cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.settings import Settings
-from infra.versions import IMAGES
 
 SIZES_PATH = "phasescale:overrides.redis"
 ENGINE_PATH = "phasescale:redis.engine"

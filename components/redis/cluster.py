@@ -1,0 +1,200 @@
+"""RedisCluster: one region's Redis, standalone, replication with Sentinel, or cluster mode.
+
+- engine ``operator``: OT redis-operator custom resources (Redis / RedisReplication + RedisSentinel /
+  RedisCluster), a password Secret, the redis.conf additions (ConfigMap), a NetworkPolicy and a
+  PodMonitor for the exporter. The operator release must exist first (pass it in ``depends_on``).
+- engine ``memorystore``: gcp.redis.Instance (standalone, replication) or gcp.redis.Cluster.
+- engine ``elasticache``: aws.elasticache.ReplicationGroup with its subnet, security and parameter groups.
+
+The data resource is named after the component (``{region}-redis``) in every mode; the mode shows in
+its kind (or tier), so a mode change is a replacement the diff names, and ``protect`` refuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.cluster.eks import VpcPlacement, vpc_only_security_group
+from components.redis import plan as rp
+
+TYPE = "phasescale:components:RedisCluster"
+
+
+@dataclass(frozen=True)
+class MemorystoreOptions:
+    project: str
+    region: str
+    network: pulumi.Input[str]
+    """The VPC the GKE cluster runs in (clients reach Memorystore from there)."""
+    subnetwork: pulumi.Input[str]
+    """Subnet for the cluster mode's Private Service Connect endpoints."""
+
+
+@dataclass(frozen=True)
+class RedisClusterArgs:
+    plan: rp.RedisPlan
+    cloud_name: str = "redis"
+    """Physical name of managed resources (unique per project/account and region)."""
+    password: pulumi.Input[str] | None = None
+    """AUTH password (operator, elasticache); Memorystore generates its own."""
+    monitor_labels: dict[str, str] | None = None
+    """Labels Prometheus selects PodMonitors by; ``None`` creates no PodMonitor (operator only)."""
+    memorystore: MemorystoreOptions | None = None
+    elasticache: VpcPlacement | None = None
+    protect: bool = False
+    """Protect the data resource from deletion and replacement (production)."""
+
+
+class RedisCluster(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    export_identity: pulumi.Output[str] | None = None
+    """Memorystore basic/HA: the identity the instance exports RDB files to Cloud Storage as."""
+
+    def __init__(self, name: str, args: RedisClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        plan = args.plan
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._data = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        if plan.engine is rp.Engine.OPERATOR:
+            self.endpoint = pulumi.Output.from_input(f"{plan.endpoint}.{plan.namespace}.svc:{rp.REDIS_PORT}")
+            self._operator(name, args)
+        elif plan.engine is rp.Engine.MEMORYSTORE:
+            assert args.memorystore is not None
+            self._memorystore(name, args, args.memorystore)
+        else:
+            assert args.elasticache is not None
+            self._elasticache(name, args, args.elasticache)
+        self.register_outputs({"endpoint": self.endpoint})
+
+    def _operator(self, name: str, args: RedisClusterArgs) -> None:
+        plan = args.plan
+
+        def meta(k8s_name: str) -> dict[str, object]:
+            return {"name": k8s_name, "namespace": plan.namespace, "labels": rp.labels(plan, k8s_name)}
+
+        secret = k8s.core.v1.Secret(
+            f"{name}-auth",
+            metadata=meta(plan.secret_name),
+            type="Opaque",
+            string_data={"password": pulumi.Output.secret(args.password or "")},
+            opts=self._child,
+        )
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta(plan.config_name), data=rp.config_map_data(plan), opts=self._child
+        )
+        after = pulumi.ResourceOptions(depends_on=[secret, config])
+        self.data = k8s.apiextensions.CustomResource(
+            name,
+            api_version=rp.API,
+            kind=plan.kind,
+            metadata=meta(plan.name),
+            spec=rp.data_spec(plan),
+            opts=pulumi.ResourceOptions.merge(self._data, after),
+        )
+        if plan.mode is rp.Mode.REPLICATION:
+            k8s.apiextensions.CustomResource(
+                f"{name}-sentinel",
+                api_version=rp.API,
+                kind="RedisSentinel",
+                metadata=meta(plan.sentinel_name),
+                spec=rp.sentinel_spec(plan),
+                opts=pulumi.ResourceOptions.merge(
+                    self._child, pulumi.ResourceOptions(depends_on=[self.data])
+                ),
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol", metadata=meta(plan.name), spec=rp.network_policy_spec(plan), opts=self._child
+        )
+        if args.monitor_labels is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="PodMonitor",
+                metadata={**meta(plan.name), "labels": {**rp.labels(plan), **args.monitor_labels}},
+                spec=rp.pod_monitor_spec(plan),
+                opts=self._child,
+            )
+
+    def _memorystore(self, name: str, args: RedisClusterArgs, gcp_opts: MemorystoreOptions) -> None:
+        plan = args.plan
+        if plan.mode is rp.Mode.CLUSTER:
+            policy = gcp.networkconnectivity.ServiceConnectionPolicy(
+                f"{name}-psc",
+                name=f"{args.cloud_name}-psc",
+                project=gcp_opts.project,
+                location=gcp_opts.region,
+                service_class="gcp-memorystore-redis",
+                network=gcp_opts.network,
+                psc_config={"subnetworks": [gcp_opts.subnetwork]},
+                opts=self._child,
+            )
+            cluster = gcp.redis.Cluster(
+                name,
+                name=args.cloud_name,
+                project=gcp_opts.project,
+                region=gcp_opts.region,
+                psc_configs=[{"network": gcp_opts.network}],
+                deletion_protection_enabled=args.protect,
+                **rp.memorystore_cluster_args(plan),  # type: ignore[arg-type]
+                opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[policy])),
+            )
+            self.data = cluster
+            self.endpoint = cluster.discovery_endpoints.apply(
+                lambda eps: f"{eps[0].address}:{eps[0].port}" if eps else ""
+            )
+            return
+        instance = gcp.redis.Instance(
+            name,
+            name=args.cloud_name,
+            project=gcp_opts.project,
+            region=gcp_opts.region,
+            authorized_network=gcp_opts.network,
+            deletion_protection=args.protect,
+            **rp.memorystore_instance_args(plan),  # type: ignore[arg-type]
+            opts=self._data,
+        )
+        self.data = instance
+        self.export_identity = instance.persistence_iam_identity
+        self.endpoint = pulumi.Output.all(instance.host, instance.port).apply(lambda a: f"{a[0]}:{a[1]}")
+
+    def _elasticache(self, name: str, args: RedisClusterArgs, aws_opts: VpcPlacement) -> None:
+        plan = args.plan
+        subnets = aws.elasticache.SubnetGroup(
+            f"{name}-subnets",
+            description=f"{args.cloud_name}: private subnets of the EKS VPC",
+            subnet_ids=list(aws_opts.subnet_ids),
+            opts=self._child,
+        )
+        group = vpc_only_security_group(
+            f"{name}-sg", f"{args.cloud_name}: Redis from the VPC only", aws_opts.vpc_id, aws_opts.vpc_cidr,
+            rp.REDIS_PORT, "Redis clients in the VPC", self._child,
+        )
+        params = aws.elasticache.ParameterGroup(
+            f"{name}-params",
+            family=rp.ELASTICACHE_FAMILY,
+            description=f"{args.cloud_name}: eviction policy and mode",
+            parameters=rp.elasticache_parameters(plan),
+            opts=self._child,
+        )
+        rg = aws.elasticache.ReplicationGroup(
+            name,
+            replication_group_id=args.cloud_name,
+            description=f"phasescale Redis ({plan.mode.value})",
+            auth_token=pulumi.Output.secret(args.password or ""),
+            subnet_group_name=subnets.name,
+            security_group_ids=[group.id],
+            parameter_group_name=params.name,
+            final_snapshot_identifier=f"{args.cloud_name}-final",
+            **rp.elasticache_args(plan),  # type: ignore[arg-type]
+            opts=self._data,
+        )
+        self.data = rg
+        address = (
+            rg.configuration_endpoint_address if plan.mode is rp.Mode.CLUSTER else rg.primary_endpoint_address
+        )
+        self.endpoint = address.apply(lambda a: f"{a}:{rp.REDIS_PORT}")

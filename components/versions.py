@@ -1,0 +1,271 @@
+"""Every chart and image version phasescale deploys, pinned exactly, in one place.
+
+Bumping a version is a reviewed one-line change here; nothing else in the code names a version.
+Each entry says where its figure was read so the next bump knows where to look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned to an exact version in a named repository."""
+
+    name: str
+    version: str
+    repo: str
+    """Chart repository URL (or ``oci://`` registry prefix)."""
+    source: str
+    """Where this version was read (repository and file)."""
+
+
+# Compatibility target: the stack's Kubernetes minor (infra/config.py default 1.32; allowed range 1.30-1.33).
+# Where no release is documented for all of 1.30-1.33, the pin covers 1.31-1.33: EKS 1.30 left extended
+# support on 2026-07-23. Each entry's comment names the upstream support window it was checked against.
+CHARTS: dict[str, Chart] = {
+    # KEDA tested windows (keda.sh/docs/2.20/operate/cluster): 2.17 -> 1.30-1.32, 2.18 -> 1.31-1.33,
+    # 2.19 -> 1.32-1.34, 2.20 -> 1.33-1.35. 2.18.3 is the last 2.18 chart.
+    "keda": Chart(
+        "keda",
+        "2.20.2",
+        "https://kedacore.github.io/charts",
+        "kedacore/charts keda/Chart.yaml @ 1444d00d90d7668cf7f53f270777d039371d90d0 (appVersion 2.20.2); "
+        "KEDA 2.20 is tested on Kubernetes 1.33-1.35: the clusters default to 1.33",
+    ),
+    "kube-prometheus-stack": Chart(
+        "kube-prometheus-stack",
+        "88.5.3",
+        "https://prometheus-community.github.io/helm-charts",
+        "prometheus-community/helm-charts charts/kube-prometheus-stack/Chart.yaml"
+        " @ ea930baeebeba39f56d6b44e351f23b2a072a600 (tag kube-prometheus-stack-88.5.3; appVersion v0.93.1;"
+        " kubeVersion >=1.25.0-0)",
+    ),
+    # CNPG 1.30: supported on 1.34-1.36, tested on 1.30-1.33 (docs/src/supported_releases.md).
+    "cloudnative-pg": Chart(
+        "cloudnative-pg",
+        "0.29.0",
+        "https://cloudnative-pg.github.io/charts",
+        "cloudnative-pg/charts charts/cloudnative-pg/Chart.yaml @ d1b5ad60cee2d9432a9cc05627b42a8d8dc7bbae"
+        " (tag cloudnative-pg-v0.29.0; operator appVersion 1.30.0; kubeVersion >=1.29.0-0)",
+    ),
+    # Plugin v0.13.0 needs CNPG >= 1.26 and cert-manager; the chart's image tags default to appVersion.
+    "plugin-barman-cloud": Chart(
+        "plugin-barman-cloud",
+        "0.7.0",
+        "https://cloudnative-pg.github.io/charts",
+        "cloudnative-pg/charts charts/plugin-barman-cloud/Chart.yaml @ 83bd9c59514cb7ff3692049d85ba604dcb458700"
+        " (tag plugin-barman-cloud-v0.7.0; plugin appVersion v0.13.0 ="
+        " ghcr.io/cloudnative-pg/plugin-barman-cloud{,-sidecar}:v0.13.0)",
+    ),
+    "milvus-operator": Chart(
+        "milvus-operator",
+        "1.3.8",
+        "https://zilliztech.github.io/milvus-operator/",
+        "zilliztech/milvus-operator charts/milvus-operator/Chart.yaml @ 31b2ec588d19d7c66535125422d8e4de732835ab"
+        " (tag v1.3.8); repo URL from README.md 'helm repo add milvus-operator'",
+    ),
+    "redis-operator": Chart(
+        "redis-operator",
+        "0.26.1",
+        "https://ot-container-kit.github.io/helm-charts/",
+        "OT-CONTAINER-KIT/redis-operator charts/redis-operator/Chart.yaml @ 0bc34813ac968663d42e48c31436314cb173bd1f"
+        " (main; appVersion 0.26.0); repo URL from charts/redis-operator/README.md"
+        " (also pushed to oci://ghcr.io/ot-container-kit/charts by .github/workflows/publish-charts.yaml)",
+    ),
+    "dcgm-exporter": Chart(
+        "dcgm-exporter",
+        "4.8.2",
+        "https://nvidia.github.io/dcgm-exporter/helm-charts",
+        "NVIDIA/dcgm-exporter deployment/Chart.yaml @ 691c92762eb551313c825f6efe4ceeee20982801 (tag 4.5.3-4.8.2);"
+        " repo URL from README.md; listed in gh-pages helm-charts/index.yaml",
+    ),
+    # metrics-server 0.8.x supports Kubernetes 1.31+ (README compatibility matrix; 0.7.x: 1.27+).
+    "metrics-server": Chart(
+        "metrics-server",
+        "3.13.1",
+        "https://kubernetes-sigs.github.io/metrics-server/",
+        "kubernetes-sigs/metrics-server charts/metrics-server/Chart.yaml @ 842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0"
+        " (tag metrics-server-helm-chart-3.13.1; appVersion 0.8.1)",
+    ),
+    # Cluster Autoscaler must match the cluster's minor version. This chart's default image is v1.32.0
+    # (the stack's default 1.32); IMAGES["cluster-autoscaler"] holds the newest 1.32 patch for image.tag.
+    "cluster-autoscaler": Chart(
+        "cluster-autoscaler",
+        "9.46.6",
+        "https://kubernetes.github.io/autoscaler",
+        "kubernetes/autoscaler charts/cluster-autoscaler/Chart.yaml @ 13dba1751ce0b86465026c04afcaec32d2fcff1f"
+        " (tag cluster-autoscaler-chart-9.46.6; appVersion 1.32.0); README 'Releases' table: K8s 1.32 -> chart 9.45.0+",
+    ),
+    # cert-manager support windows (cert-manager.io/docs/releases): 1.19 -> 1.31-1.35 (end of life at the
+    # 1.21 release, 2026-07-08), 1.20 -> 1.32-1.35, 1.21 -> 1.33-1.36. Chart versions carry the leading "v".
+    "cert-manager": Chart(
+        "cert-manager",
+        "v1.20.3",
+        "https://charts.jetstack.io",
+        "cert-manager/cert-manager releases: 1.20 supports Kubernetes 1.32-1.35 and is maintained "
+        "(1.19 reached end of life on 2026-07-08)",
+    ),
+    "haproxy-ingress": Chart(
+        "kubernetes-ingress",
+        "1.52.1",
+        "https://haproxytech.github.io/helm-charts",
+        "haproxytech/helm-charts kubernetes-ingress/Chart.yaml @ b8973b06fa626389b35b43be3dbe4b4f467bf8ff"
+        " (tag kubernetes-ingress-1.52.1; appVersion 3.2.12; kubeVersion >=1.23.0-0)",
+    ),
+    "nvidia-device-plugin": Chart(
+        "nvidia-device-plugin",
+        "0.20.0",
+        "https://nvidia.github.io/k8s-device-plugin",
+        "NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin/Chart.yaml"
+        " @ 1b826acc6af3079d8923bac395c3124b8861a9a6 (tag v0.20.0); listed in gh-pages index.yaml",
+    ),
+    # Dev in-cluster S3. MinIO's community edition is archived (no images or charts since 2025) and Bitnami's
+    # chart is withdrawn, so this slot holds SeaweedFS (Apache-2.0, S3 API), under the key code asks for.
+    "minio": Chart(
+        "seaweedfs",
+        "4.44.0",
+        "https://seaweedfs.github.io/seaweedfs/helm",
+        "seaweedfs/seaweedfs k8s/charts/seaweedfs/Chart.yaml @ 3563738699f29fd1c9efde6fcbf4ba253439cac8"
+        " (tag 4.44; appVersion 4.44); listed in gh-pages helm/index.yaml",
+    ),
+    "aws-load-balancer-controller": Chart(
+        "aws-load-balancer-controller",
+        "3.5.0",
+        "https://aws.github.io/eks-charts",
+        "aws/eks-charts stable/aws-load-balancer-controller/Chart.yaml @ 5239609242f3430be50fb0b714a24d3ef2b47983"
+        " (appVersion v3.5.0); listed in gh-pages index.yaml",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image pinned to an exact tag."""
+
+    repository: str
+    tag: str
+    source: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+IMAGES: dict[str, Image] = {
+    # Default tags are CUDA 13 builds (NVIDIA driver >= 580); a "-cu129" tag of the same release exists for older drivers.
+    "vllm": Image(
+        "vllm/vllm-openai",
+        "v0.28.0",
+        "vllm-project/vllm release v0.28.0 (notes quoted in mudler/LocalAI PR #11638, 2026-08-20);"
+        " tag and digests pinned in public repositories",
+    ),
+    # "standard" = PostgreSQL + pgaudit/pgvector/pg-failover-slots, meant for the barman-cloud plugin;
+    # "system" images are deprecated (postgres-containers README). Trixie is Debian stable.
+    "postgres": Image(
+        "ghcr.io/cloudnative-pg/postgresql",
+        "17.11-standard-trixie",
+        "cloudnative-pg/postgres-containers docker-bake.hcl @ a949ae5871b3685ebd569070fe8657e261328e7f"
+        " (postgreSQLVersions 17.11; tags <minor>-<type>-<distro>); 17.11 built 2026-08-17 per"
+        " Debian/ClusterImageCatalog-bookworm.yaml @ 75660d8575902ad77e4dca1bdec22673e941763a",
+    ),
+    "pgbouncer": Image(
+        "ghcr.io/cloudnative-pg/pgbouncer",
+        "1.25.1",
+        "cloudnative-pg/cloudnative-pg pkg/versions/versions.go DefaultPgbouncerImage"
+        " @ v1.30.0 (and main a95a534dbe0854495b863bbc1b7651f74d310916)",
+    ),
+    # Defaults of the redis / redis-cluster / redis-replication charts shipped beside operator 0.26.
+    "redis": Image(
+        "quay.io/opstree/redis",
+        "v7.0.15",
+        "OT-CONTAINER-KIT/redis-operator charts/redis-cluster/values.yaml (and redis, redis-replication)"
+        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+    ),
+    "redis-exporter": Image(
+        "quay.io/opstree/redis-exporter",
+        "v1.44.0",
+        "OT-CONTAINER-KIT/redis-operator charts/redis-cluster/values.yaml redisExporter.tag"
+        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+    ),
+    # milvus-operator works with Milvus >= v2.0.0 (README) and defaults to v2.6.11 (pkg/config/config.go @ v1.3.8).
+    "milvus": Image(
+        "milvusdb/milvus",
+        "v2.6.15",
+        "zilliztech/milvus-helm charts/milvus/values.yaml image.all.tag @ 98324768aeb70ebfea91f9968853e0fa29838639"
+        " (chart 5.0.19, appVersion 2.6.15); milvus.io/docs/v2.6.x/release_notes.md (v2.6.15, 2026-04-24)",
+    ),
+    # The chart's appVersion (4.8.2) is not a published image tag, so the tag is set explicitly.
+    "dcgm-exporter": Image(
+        "nvcr.io/nvidia/k8s/dcgm-exporter",
+        "4.5.3-4.8.2-distroless",
+        "NVIDIA/dcgm-exporter deployment/values.yaml image.tag @ 691c92762eb551313c825f6efe4ceeee20982801"
+        " (tag 4.5.3-4.8.2)",
+    ),
+    # Set as the cluster-autoscaler chart's image.tag; it must match the cluster minor
+    # (newest patches in kubernetes/autoscaler: 1.31.5, 1.32.7, 1.33.6).
+    "cluster-autoscaler": Image(
+        "registry.k8s.io/autoscaling/cluster-autoscaler",
+        "v1.32.7",
+        "kubernetes/autoscaler tag cluster-autoscaler-1.32.7 @ f645beb1ec472b785e5c196b3768c0d93195a75a",
+    ),
+    # In-cluster dependencies of the Milvus CR (milvus-operator renders milvus-helm's etcd and minio charts);
+    # set as image values in the CR so the operator's bundled defaults cannot drift.
+    "milvus-etcd": Image(
+        "milvusdb/etcd",
+        "3.5.25-r1",
+        "zilliztech/milvus-helm charts/milvus/values.yaml etcd.image.tag @ 98324768aeb70ebfea91f9968853e0fa29838639"
+        " (chart 5.0.19)",
+    ),
+    "milvus-minio": Image(
+        "minio/minio",
+        "RELEASE.2024-12-18T13-15-44Z",
+        "zilliztech/milvus-helm charts/milvus/values.yaml minio.image.tag @ 98324768aeb70ebfea91f9968853e0fa29838639"
+        " (chart 5.0.19); dev (target existing) only",
+    ),
+    # The cdn part's dev S3 store (target existing). MinIO's community images stopped being published freely
+    # in late 2025 and Bitnami's catalogue went paid, so: SeaweedFS (Apache-2.0), `weed server -s3` in one pod.
+    # Same release as CHARTS["minio"] (the seaweedfs chart, appVersion 4.44).
+    "seaweedfs": Image(
+        "chrislusf/seaweedfs",
+        "4.44",
+        "seaweedfs/seaweedfs tag 4.44 (k8s/charts/seaweedfs/Chart.yaml appVersion 4.44; the chart's image"
+        " default is chrislusf/seaweedfs:<appVersion>); Docker Hub chrislusf/seaweedfs",
+    ),
+    # Default of the redis-sentinel chart beside operator 0.26 (same Redis release as "redis").
+    "redis-sentinel": Image(
+        "quay.io/opstree/redis-sentinel",
+        "v7.0.15",
+        "OT-CONTAINER-KIT/redis-operator charts/redis-sentinel/values.yaml redisSentinel.image/tag"
+        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+    ),
+    # The Redis backup job (components/redis/backup_plan.py): rclone uploads the operator's RDB files,
+    # the cloud CLIs call Memorystore's export/backup and ElastiCache's snapshot APIs.
+    # Each runs as root by default; the job sets UID 10001 and a writable /tmp (HOME, CLOUDSDK_CONFIG).
+    "rclone": Image(
+        "rclone/rclone",
+        "1.75.1",
+        "rclone/rclone release v1.75.1 (GitHub releases, marked latest); multi-arch image built by"
+        " .github/workflows/build_publish_docker_image.yml, Alpine with /bin/sh",
+    ),
+    "google-cloud-cli": Image(
+        "gcr.io/google.com/cloudsdktool/google-cloud-cli",
+        "587.0.0-slim",
+        "GoogleCloudPlatform/cloud-sdk-docker cloudbuild.yaml (every release tagged <version>-slim, Debian"
+        " trixie, amd64 and arm64); 587.0.0 seen pinned publicly. Tags older than a year are removed: bump yearly",
+    ),
+    "aws-cli": Image(
+        "amazon/aws-cli",
+        "2.36.7",
+        "aws/aws-cli tag 2.36.7 (2026-07-23); docker/Dockerfile on amazonlinux:2023 (bash, GNU date)",
+    ),
+}
+
+CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {
+    # The autoscaler's minor must match the cluster's (kubernetes/autoscaler README); newest patches.
+    "1.31": "v1.31.5",
+    "1.32": "v1.32.7",
+    "1.33": "v1.33.6",
+}
+"""EKS minor versions this program supports, with the cluster-autoscaler image tag for each."""
