@@ -10,13 +10,15 @@
 - engine ``cloudsql`` / ``rds``: the managed primary and its read replicas in the cluster's VPC, and a
   :class:`~components.postgres.pgbouncer.PgBouncer` Deployment in the cluster in front of them.
 
+The managed engines' helpers and resources are in :mod:`components.postgres.managed`, the pure CNPG
+specs (Cluster, Pooler, backups, NetworkPolicies) in :mod:`components.postgres.cnpg_plan`.
+
 Names never carry the phase: the data resources are named after the component (``{region}-pg``)
 and replicas are added by number, so a phase change grows the database in place.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -28,20 +30,14 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import buckets
-from components.cluster.eks import EksCluster, VpcPlacement, vpc_only_security_group
+from components.cluster.eks import EksCluster, VpcPlacement
 from components.cluster.gke import workload_identity_account
+from components.postgres import cnpg_plan as cp
+from components.postgres import managed
 from components.postgres import plan as pp
-from components.postgres.pgbouncer import PgBouncer, PgBouncerArgs
+from components.postgres.managed import CloudSqlOptions
 
 TYPE = "phasescale:components:PostgresCluster"
-PORT = 5432
-INSTANCE_METRICS_PORT = 9187
-POOLER_METRICS_PORT = 9127
-STATUS_PORT = 8000
-CLOUDSQL_VERSION = "POSTGRES_17"
-RDS_FAMILY = "postgres17"
-RDS_ENGINE_VERSION = "17"
-"""Major only: RDS picks the newest 17.x and applies minor upgrades in the maintenance window."""
 
 
 class Engine(StrEnum):
@@ -89,14 +85,6 @@ class ReplicaOf:
 
 
 @dataclass(frozen=True)
-class CloudSqlOptions:
-    project: str
-    region: str
-    network: pulumi.Input[str]
-    """The VPC network (id) the GKE cluster runs in: Cloud SQL gets a private IP there."""
-
-
-@dataclass(frozen=True)
 class PostgresClusterArgs:
     sizing: pp.PostgresSizing
     namespace: str
@@ -129,159 +117,6 @@ class PostgresClusterArgs:
     rds: VpcPlacement | None = None
 
 
-# --- Pure helpers for the managed engines ------------------------------------------------------
-
-
-def _kib(value: str) -> int:
-    """``"512MB"`` / ``"4096kB"`` -> kB."""
-    for unit, factor in (("kB", 1), ("MB", 1024), ("GB", 1024 * 1024)):
-        if value.endswith(unit):
-            return int(value.removesuffix(unit)) * factor
-    return int(value)
-
-
-def cloudsql_tier(sizing: pp.PostgresSizing) -> str:
-    """A custom machine; Cloud SQL needs at least 3840 MB and a multiple of 256 MB."""
-    memory_mb = max(3840, sizing.memory_gib * 1024)
-    return f"db-custom-{sizing.cpu}-{memory_mb}"
-
-
-def cloudsql_flags(sizing: pp.PostgresSizing) -> list[dict[str, str]]:
-    """The sized parameters Cloud SQL lets us set (memory in kB, times in ms); it sizes
-    shared_buffers and effective_cache_size from the tier itself."""
-    p = pp.postgres_parameters(sizing)
-    flags = {
-        "max_connections": p["max_connections"],
-        "work_mem": str(_kib(p["work_mem"])),
-        "maintenance_work_mem": str(_kib(p["maintenance_work_mem"])),
-        "random_page_cost": p["random_page_cost"],
-        "max_worker_processes": p["max_worker_processes"],
-        "max_parallel_workers": p["max_parallel_workers"],
-        "max_parallel_workers_per_gather": p["max_parallel_workers_per_gather"],
-        "log_min_duration_statement": p["log_min_duration_statement"].removesuffix("ms"),
-    }
-    return [{"name": k, "value": v} for k, v in flags.items()]
-
-
-def rds_instance_class(sizing: pp.PostgresSizing) -> str:
-    """Graviton classes: burstable for the smallest size, else m7g (4 GiB/vCPU) or r7g (8 GiB/vCPU)."""
-    if sizing.cpu <= 2 and sizing.memory_gib <= 4:
-        return "db.t4g.medium"
-    vcpu = max(2, sizing.cpu)
-    family = "m7g" if sizing.memory_gib <= 4 * vcpu else "r7g"
-    size = {2: "large", 4: "xlarge"}.get(vcpu, f"{vcpu // 4}xlarge")
-    return f"db.{family}.{size}"
-
-
-RDS_STATIC = frozenset({"max_connections", "shared_buffers", "max_worker_processes"})
-
-
-def rds_parameters(sizing: pp.PostgresSizing) -> list[dict[str, str]]:
-    """The sized parameters in RDS units (8 kB pages for buffers, kB, MB, ms); TLS enforced."""
-    p = pp.postgres_parameters(sizing)
-    values = {
-        "max_connections": p["max_connections"],
-        "shared_buffers": str(_kib(p["shared_buffers"]) // 8),
-        "effective_cache_size": str(_kib(p["effective_cache_size"]) // 8),
-        "work_mem": str(_kib(p["work_mem"])),
-        "maintenance_work_mem": str(_kib(p["maintenance_work_mem"])),
-        "max_wal_size": str(_kib(p["max_wal_size"]) // 1024),
-        "random_page_cost": p["random_page_cost"],
-        "max_worker_processes": p["max_worker_processes"],
-        "max_parallel_workers": p["max_parallel_workers"],
-        "max_parallel_workers_per_gather": p["max_parallel_workers_per_gather"],
-        "log_min_duration_statement": p["log_min_duration_statement"].removesuffix("ms"),
-        "password_encryption": p["password_encryption"],
-        "rds.force_ssl": "1",
-    }
-    return [
-        {"name": k, "value": v, "apply_method": "pending-reboot" if k in RDS_STATIC else "immediate"}
-        for k, v in values.items()
-    ]
-
-
-def cnpg_labels(name: str) -> dict[str, str]:
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/component": "database",
-            "app.kubernetes.io/part-of": "phasescale", "app.kubernetes.io/managed-by": "pulumi"}
-
-
-def instance_selector(name: str) -> dict[str, object]:
-    return {"matchLabels": {"cnpg.io/cluster": name, "cnpg.io/podRole": "instance"}}
-
-
-def pooler_selector(poolers: Sequence[str]) -> dict[str, object]:
-    return {"matchExpressions": [{"key": "cnpg.io/poolerName", "operator": "In", "values": list(poolers)}]}
-
-
-def _ns_peer(namespace: str) -> dict[str, object]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
-
-
-def _ports(*ports: int) -> list[dict[str, object]]:
-    return [{"protocol": "TCP", "port": p} for p in ports]
-
-
-def pooler_network_policy(
-    poolers: Sequence[str], client_apps: Sequence[str], monitoring_namespace: str | None
-) -> dict[str, object]:
-    """Only the app namespace's DB-using services reach the poolers (plus Prometheus on metrics)."""
-    rules: list[dict[str, object]] = []
-    if client_apps:
-        peers = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": a}}} for a in sorted(client_apps)]
-        rules.append({"from": peers, "ports": _ports(PORT)})
-    if monitoring_namespace:
-        rules.append({"from": [_ns_peer(monitoring_namespace)], "ports": _ports(POOLER_METRICS_PORT)})
-    return {"podSelector": pooler_selector(poolers), "policyTypes": ["Ingress"], "ingress": rules}
-
-
-def instance_network_policy(
-    name: str, poolers: Sequence[str], operator_namespace: str, monitoring_namespace: str | None
-) -> dict[str, object]:
-    """Only the poolers, the other instances (replication) and the operator reach the instances."""
-    rules: list[dict[str, object]] = [
-        {"from": [{"podSelector": pooler_selector(poolers)}], "ports": _ports(PORT)},
-        {"from": [{"podSelector": instance_selector(name)}], "ports": _ports(PORT, STATUS_PORT)},
-        {"from": [_ns_peer(operator_namespace)], "ports": _ports(PORT, STATUS_PORT)},
-    ]
-    if monitoring_namespace:
-        rules.append({"from": [_ns_peer(monitoring_namespace)], "ports": _ports(INSTANCE_METRICS_PORT)})
-    return {"podSelector": instance_selector(name), "policyTypes": ["Ingress"], "ingress": rules}
-
-
-def replica_cluster_spec(spec: dict[str, object], origin_store: str, server_name: str) -> dict[str, object]:
-    """Turn a Cluster spec into a CNPG replica cluster that restores from, then follows, the
-    primary region's archive (``origin_store`` ObjectStore, the primary's ``server_name``)."""
-    return {
-        **spec,
-        "bootstrap": {"recovery": {"source": "origin"}},
-        "replica": {"enabled": True, "source": "origin"},
-        "externalClusters": [
-            {
-                "name": "origin",
-                "plugin": {
-                    "name": pp.BARMAN_PLUGIN,
-                    "parameters": {"barmanObjectName": origin_store, "serverName": server_name},
-                },
-            }
-        ],
-    }
-
-
-def s3_backup_policy(bucket: str, origin_bucket: str | None) -> str:
-    statements: list[dict[str, Any]] = [
-        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": f"arn:aws:s3:::{bucket}"},
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": f"arn:aws:s3:::{bucket}/*"},
-    ]
-    if origin_bucket:
-        statements += [
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-             "Resource": f"arn:aws:s3:::{origin_bucket}"},
-            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{origin_bucket}/*"},
-        ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
 # --- The component -----------------------------------------------------------------------------
 
 
@@ -297,23 +132,17 @@ class PostgresCluster(pulumi.ComponentResource):
         if args.engine is Engine.CNPG:
             self._cnpg()
         else:
-            if args.engine is Engine.CLOUDSQL:
-                assert args.cloudsql is not None, "checked by the postgres part's validate()"
-                primary, replicas = self._cloudsql(args.cloudsql)
-            else:
-                assert args.rds is not None, "checked by the postgres part's validate()"
-                primary, replicas = self._rds(args.rds)
-            self._pgbouncer(primary, replicas)
+            self._managed()
         self.register_outputs({"rw": self.rw_host, "ro": self.ro_host})
 
     def _meta(self, k8s_name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
         return {
             "name": k8s_name,
             "namespace": self._args.namespace,
-            "labels": {**cnpg_labels(self._name), **(labels or {})},
+            "labels": {**cp.cnpg_labels(self._name), **(labels or {})},
         }
 
-    def _cr(self, suffix: str, kind: str, k8s_name: str, spec: Any, api: str = pp.CNPG_API,
+    def _cr(self, suffix: str, kind: str, k8s_name: str, spec: Any, api: str = cp.CNPG_API,
             opts: pulumi.ResourceOptions | None = None, labels: dict[str, str] | None = None
             ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
@@ -337,8 +166,8 @@ class PostgresCluster(pulumi.ComponentResource):
                 stores.append((f"{name}-origin", origin_dest, False))
             for store_name, path, keep in stores:
                 assert store_name is not None
-                spec = pp.object_store_spec(
-                    pp.BackupStore(
+                spec = cp.object_store_spec(
+                    cp.BackupStore(
                         destination_path=path,
                         credentials=creds,
                         endpoint_url=a.backup.endpoint_url if isinstance(a.backup, S3CompatibleBackup) else None,
@@ -348,7 +177,7 @@ class PostgresCluster(pulumi.ComponentResource):
                 )
                 if not keep:
                     spec.pop("retentionPolicy")  # the origin's own cluster prunes its archive
-                after.append(self._cr(store_name.removeprefix(name), "ObjectStore", store_name, spec, pp.BARMAN_API))
+                after.append(self._cr(store_name.removeprefix(name), "ObjectStore", store_name, spec, cp.BARMAN_API))
         owner_secret = None
         if a.password is not None and a.replica_of is None:
             owner_secret = f"{name}-app-credentials"
@@ -363,13 +192,13 @@ class PostgresCluster(pulumi.ComponentResource):
             )
 
         def spec_of(sa_annotations: dict[str, str] | None) -> dict[str, object]:
-            spec = pp.cnpg_cluster_spec(
+            spec = cp.cnpg_cluster_spec(
                 name, sizing, a.postgres_image, database=a.database, owner=a.owner, owner_secret=owner_secret,
                 storage_class=a.storage_class, object_store=store, service_account_annotations=sa_annotations,
             )
             spec["monitoring"] = {"enablePodMonitor": False}  # deprecated in CNPG: our PodMonitor below
             if a.replica_of is not None:
-                spec = replica_cluster_spec(spec, f"{name}-origin", a.replica_of.server_name)
+                spec = cp.replica_cluster_spec(spec, f"{name}-origin", a.replica_of.server_name)
             return spec
 
         cluster_spec: pulumi.Input[dict[str, object]] = (
@@ -380,15 +209,15 @@ class PostgresCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=after)),
         )
         on_cluster = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
-        poolers = [pp.pooler_name(name, t) for t in pp.pooler_types(sizing)]
-        for kind in pp.pooler_types(sizing):
-            spec = pp.cnpg_pooler_spec(name, sizing.pooler, kind, a.pgbouncer_image)
+        poolers = [cp.pooler_name(name, t) for t in cp.pooler_types(sizing)]
+        for kind in cp.pooler_types(sizing):
+            spec = cp.cnpg_pooler_spec(name, sizing.pooler, kind, a.pgbouncer_image)
             spec["monitoring"] = {"enablePodMonitor": False}
-            self._cr(f"-pooler-{kind.value}", "Pooler", pp.pooler_name(name, kind), spec, opts=on_cluster)
+            self._cr(f"-pooler-{kind.value}", "Pooler", cp.pooler_name(name, kind), spec, opts=on_cluster)
         if store is not None:
-            self._cr("-daily", "ScheduledBackup", f"{name}-daily", pp.scheduled_backup_spec(name), opts=on_cluster)
+            self._cr("-daily", "ScheduledBackup", f"{name}-daily", cp.scheduled_backup_spec(name), opts=on_cluster)
         if a.monitor_labels is not None:
-            for suffix, selector in (("-monitor", instance_selector(name)), ("-pooler-monitor", pooler_selector(poolers))):
+            for suffix, selector in (("-monitor", cp.instance_selector(name)), ("-pooler-monitor", cp.pooler_selector(poolers))):
                 self._cr(
                     suffix, "PodMonitor", f"{name}{suffix}",
                     {"selector": selector, "podMetricsEndpoints": [{"port": "metrics", "interval": "15s"}]},
@@ -397,28 +226,28 @@ class PostgresCluster(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-pooler-netpol",
             metadata=self._meta(f"{name}-pooler"),
-            spec=pooler_network_policy(poolers, a.client_apps, a.monitoring_namespace),
+            spec=cp.pooler_network_policy(poolers, a.client_apps, a.monitoring_namespace),
             opts=self._child,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata=self._meta(name),
-            spec=instance_network_policy(name, poolers, a.operator_namespace, a.monitoring_namespace),
+            spec=cp.instance_network_policy(name, poolers, a.operator_namespace, a.monitoring_namespace),
             opts=self._child,
         )
         svc = f"{a.namespace}.svc"
-        self.rw_host = pulumi.Output.from_input(f"{pp.pooler_name(name, pp.PoolerType.RW)}.{svc}")
+        self.rw_host = pulumi.Output.from_input(f"{cp.pooler_name(name, cp.PoolerType.RW)}.{svc}")
         self.ro_host = pulumi.Output.from_input(f"{poolers[-1]}.{svc}")
 
     def _backup_store(
         self, backup: Backup
-    ) -> tuple[pulumi.Output[dict[str, str]] | None, pp.BackupCredentials, str, list[pulumi.Resource]]:
+    ) -> tuple[pulumi.Output[dict[str, str]] | None, cp.BackupCredentials, str, list[pulumi.Resource]]:
         """The bucket and the identity the instances write it with: (service account annotations,
         credentials kind, destination path, resources the Cluster waits for)."""
         a, name = self._args, self._name
         origin = a.replica_of.bucket if a.replica_of is not None else None
         if isinstance(backup, S3CompatibleBackup):
-            return None, pp.BackupCredentials.SECRET, f"s3://{backup.bucket}/", []
+            return None, cp.BackupCredentials.SECRET, f"s3://{backup.bucket}/", []
         if isinstance(backup, GcsBackup):
             # barman prunes after the retention; drop the versions it leaves behind a day later.
             pruned = {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": 1, "with_state": "ARCHIVED"}}
@@ -444,7 +273,7 @@ class PostgresCluster(pulumi.ComponentResource):
                     )
                 )
             annotations = account.email.apply(lambda e: {"iam.gke.io/gcp-service-account": e})
-            return annotations, pp.BackupCredentials.GKE_WORKLOAD_IDENTITY, f"gs://{backup.bucket}/", grants
+            return annotations, cp.BackupCredentials.GKE_WORKLOAD_IDENTITY, f"gs://{backup.bucket}/", grants
         _, settings = buckets.s3_bucket(
             f"{name}-backup", backup.bucket,
             [{"id": "expire-pruned-versions", "status": "Enabled", "filter": {},
@@ -455,153 +284,33 @@ class PostgresCluster(pulumi.ComponentResource):
         role = backup.eks.irsa_role(f"{a.cloud_name}-backup", a.namespace, name, [])
         settings.append(
             aws.iam.RolePolicy(
-                f"{name}-backup", role=role.id, policy=s3_backup_policy(backup.bucket, origin), opts=self._child
+                f"{name}-backup", role=role.id, policy=cp.s3_backup_policy(backup.bucket, origin), opts=self._child
             )
         )
         annotations = role.arn.apply(lambda arn: {"eks.amazonaws.com/role-arn": arn})
-        return annotations, pp.BackupCredentials.AWS_IAM_ROLE, f"s3://{backup.bucket}/", settings
+        return annotations, cp.BackupCredentials.AWS_IAM_ROLE, f"s3://{backup.bucket}/", settings
 
     # --- Managed engines -----------------------------------------------------------------------
 
-    def _cloudsql(self, o: CloudSqlOptions) -> tuple[pulumi.Output[str], list[pulumi.Output[str]]]:
+    def _managed(self) -> None:
+        """The Cloud SQL or RDS instances, then PgBouncer in the cluster in front of them."""
         a, name = self._args, self._name
-        psa = gcp.compute.GlobalAddress(
-            f"{name}-psa", name=f"{a.cloud_name}-psa", project=o.project, purpose="VPC_PEERING",
-            address_type="INTERNAL", prefix_length=20, network=o.network, opts=self._child,
-        )
-        peering = gcp.servicenetworking.Connection(
-            f"{name}-psa", network=o.network, service="servicenetworking.googleapis.com",
-            reserved_peering_ranges=[psa.name], opts=self._child,
-        )
-
-        def settings(primary: bool) -> dict[str, Any]:
-            out: dict[str, Any] = {
-                "tier": cloudsql_tier(a.sizing),
-                "edition": "ENTERPRISE",  # custom tiers; PostgreSQL 16+ would default to Enterprise Plus
-                "availability_type": "REGIONAL" if a.regional_ha and primary else "ZONAL",
-                "disk_type": "PD_SSD",
-                "disk_size": a.sizing.storage_gib,
-                "disk_autoresize": True,
-                "deletion_protection_enabled": True,
-                "ip_configuration": {"ipv4_enabled": False, "private_network": o.network,
-                                     "ssl_mode": "ENCRYPTED_ONLY"},
-                "database_flags": cloudsql_flags(a.sizing),
-                "insights_config": {"query_insights_enabled": True},
-                "maintenance_window": {"day": 7, "hour": 18},
-                "user_labels": {"phasescale-part": "postgres"},
-            }
-            if primary:
-                out["backup_configuration"] = {
-                    "enabled": True,
-                    "start_time": "18:00",
-                    "point_in_time_recovery_enabled": True,
-                    "transaction_log_retention_days": 7,
-                    "backup_retention_settings": {"retained_backups": a.backup_retention_days,
-                                                  "retention_unit": "COUNT"},
-                }
-            return out
-
-        after_peering = pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[peering]))
-        primary = gcp.sql.DatabaseInstance(
-            name, name=a.cloud_name, project=o.project, region=o.region, database_version=CLOUDSQL_VERSION,
-            deletion_protection=True, settings=settings(True), opts=after_peering,
-        )
-        replicas = [
-            gcp.sql.DatabaseInstance(
-                f"{name}-replica-{i}", name=f"{a.cloud_name}-replica-{i}", project=o.project, region=o.region,
-                database_version=CLOUDSQL_VERSION, master_instance_name=primary.name, deletion_protection=True,
-                settings=settings(False), opts=after_peering,
+        if a.engine is Engine.CLOUDSQL:
+            assert a.cloudsql is not None, "checked by the postgres part's validate()"
+            primary, replicas = managed.cloudsql_instances(
+                name, a.cloudsql, a.sizing, cloud_name=a.cloud_name, database=a.database, owner=a.owner,
+                password=a.password, regional_ha=a.regional_ha, backup_retention_days=a.backup_retention_days,
+                child=self._child, data=self._data,
             )
-            for i in range(1, a.sizing.read_replicas + 1)
-        ]
-        gcp.sql.Database(f"{name}-db", name=a.database, project=o.project, instance=primary.name, opts=self._data)
-        gcp.sql.User(
-            f"{name}-owner", name=a.owner, project=o.project, instance=primary.name,
-            password=pulumi.Output.secret(a.password or ""), opts=self._child,
-        )
-        return primary.private_ip_address, [r.private_ip_address for r in replicas]
-
-    def _rds(self, o: VpcPlacement) -> tuple[pulumi.Output[str], list[pulumi.Output[str]]]:
-        a, name = self._args, self._name
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-subnets", name=a.cloud_name, description=f"{a.cloud_name}: private subnets of the EKS VPC",
-            subnet_ids=list(o.subnet_ids), opts=self._child,
-        )
-        group = vpc_only_security_group(
-            f"{name}-sg", f"{a.cloud_name}: PostgreSQL from the VPC only", o.vpc_id, o.vpc_cidr, PORT,
-            "PostgreSQL clients in the VPC", self._child, physical_name=a.cloud_name,
-        )
-        params = aws.rds.ParameterGroup(
-            f"{name}-params", name=f"{a.cloud_name}-{RDS_FAMILY}", family=RDS_FAMILY,
-            description=f"{a.cloud_name}: parameters sized to the instance",
-            parameters=rds_parameters(a.sizing), opts=self._child,
-        )
-        common: dict[str, Any] = {
-            "instance_class": rds_instance_class(a.sizing),
-            "storage_encrypted": True,
-            "vpc_security_group_ids": [group.id],
-            "parameter_group_name": params.name,
-            "publicly_accessible": False,
-            "deletion_protection": True,
-            "performance_insights_enabled": True,
-            "performance_insights_retention_period": 7,
-            "auto_minor_version_upgrade": True,
-            "copy_tags_to_snapshot": True,
-        }
-        primary = aws.rds.Instance(
-            name,
-            identifier=a.cloud_name,
-            engine="postgres",
-            engine_version=RDS_ENGINE_VERSION,
-            allocated_storage=a.sizing.storage_gib,
-            max_allocated_storage=2 * a.sizing.storage_gib,
-            storage_type="gp3",
-            multi_az=a.regional_ha,
-            db_name=a.database,
-            username=a.owner,
-            password=pulumi.Output.secret(a.password or ""),
-            db_subnet_group_name=subnets.name,
-            backup_retention_period=a.backup_retention_days,
-            backup_window="18:00-19:00",
-            maintenance_window="sun:19:30-sun:20:30",
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
-            skip_final_snapshot=False,
-            final_snapshot_identifier=f"{a.cloud_name}-final",
-            **common,
-            opts=self._data,
-        )
-        replicas = [
-            aws.rds.Instance(
-                f"{name}-replica-{i}",
-                identifier=f"{a.cloud_name}-replica-{i}",
-                replicate_source_db=primary.identifier,
-                skip_final_snapshot=True,
-                **common,
-                opts=self._data,
+        else:
+            assert a.rds is not None, "checked by the postgres part's validate()"
+            primary, replicas = managed.rds_instances(
+                name, a.rds, a.sizing, cloud_name=a.cloud_name, database=a.database, owner=a.owner,
+                password=a.password, regional_ha=a.regional_ha, backup_retention_days=a.backup_retention_days,
+                child=self._child, data=self._data,
             )
-            for i in range(1, a.sizing.read_replicas + 1)
-        ]
-        return primary.address, [r.address for r in replicas]
-
-    def _pgbouncer(self, primary: pulumi.Output[str], replicas: list[pulumi.Output[str]]) -> None:
-        a, name = self._args, self._name
-        pooler = a.sizing.pooler
-
-        def render(hosts: list[str | None]) -> str:
-            # Offline plans (mocks) know no addresses: name the instance instead.
-            named = [h or f"{a.cloud_name}{'' if i == 0 else f'-replica-{i}'}.address" for i, h in enumerate(hosts)]
-            return pp.pgbouncer_ini(a.database, pp.Endpoint(named[0]), [pp.Endpoint(h) for h in named[1:]], pooler)
-
-        ini = pulumi.Output.all(primary, *replicas).apply(render)
-        userlist = pulumi.Output.secret(a.password or "").apply(lambda pw: pp.userlist_line(a.owner, pw) + "\n")
-        bouncer = PgBouncer(
-            f"{name}-pgbouncer",
-            PgBouncerArgs(
-                namespace=a.namespace, image=a.pgbouncer_image, ini=ini, userlist=userlist,
-                replicas=pooler.instances, client_apps=tuple(a.client_apps),
-            ),
-            opts=self._child,
+        self.rw_host, self.ro_host = managed.pgbouncer_in_front(
+            name, primary, replicas, a.sizing.pooler, namespace=a.namespace, image=a.pgbouncer_image,
+            database=a.database, owner=a.owner, password=a.password, cloud_name=a.cloud_name,
+            client_apps=a.client_apps, child=self._child,
         )
-        self.rw_host = pulumi.Output.from_input(bouncer.host)
-        self.ro_host = self.rw_host.apply(lambda h: f"{h} (database {pp.ro_database(a.database)})")
-

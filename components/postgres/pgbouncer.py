@@ -1,6 +1,6 @@
 """PgBouncer: the in-cluster pooler in front of a managed PostgreSQL (Cloud SQL, RDS).
 
-``pgbouncer.ini`` (rendered by :func:`components.postgres.plan.pgbouncer_ini`: ``<db>`` to the
+``pgbouncer.ini`` (rendered by :func:`components.postgres.pgbouncer_plan.pgbouncer_ini`: ``<db>`` to the
 primary, ``<db>_ro`` to the replicas) goes into a ConfigMap, the auth file into a Secret; a hardened
 Deployment (one PgBouncer process per pod, spread across zones) reads both. Clients reach it on the
 Service's port 5432 (like a CNPG Pooler); only the listed apps may connect (NetworkPolicy).

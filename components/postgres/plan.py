@@ -1,7 +1,9 @@
-"""Pure planning for PostgresCluster: sizing, the connection budget, PgBouncer and CNPG specs.
+"""Pure planning for PostgresCluster: sizing, server parameters and the connection budget.
 
 No Pulumi imports: every function returns plain data (strings, dicts with the APIs' camelCase
-keys, ``list[Problem]``), so the component and the tests share one source of truth.
+keys, ``list[Problem]``), so the component and the tests share one source of truth. The CNPG
+custom-resource specs are in :mod:`components.postgres.cnpg_plan`, ``pgbouncer.ini`` for the managed
+path in :mod:`components.postgres.pgbouncer_plan`.
 
 Connection budget (seed rule "about 10 connections per app instance; the sum must stay under 80% of
 ``max_connections``"), made precise for a pooled setup:
@@ -21,28 +23,19 @@ Connection budget (seed rule "about 10 connections per app instance; the sum mus
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from components.problems import Problem
 
-CNPG_API = "postgresql.cnpg.io/v1"
-BARMAN_API = "barmancloud.cnpg.io/v1"
-BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
+PORT = 5432
 
 DEFAULT_POOL_SIZE_PER_INSTANCE = 10
 """Seed: about 10 connections per app instance."""
 
 SERVER_SHARE_PERCENT = 80
 """Seed: poolers' server connections stay under 80% of ``max_connections``."""
-
-PGBOUNCER_UID, PGBOUNCER_GID = 998, 996
-"""The user and group of the ``cloudnative-pg/pgbouncer`` image (CNPG runs the pooler as these)."""
 
 CNPG_MANAGED_PARAMETERS = frozenset({"wal_level", "max_wal_senders", "hot_standby"})
 """Left to CNPG: it runs ``wal_level logical`` (its publications need it; the webhook guards
@@ -78,28 +71,6 @@ class PoolMode(StrEnum):
     SESSION = "session"
     TRANSACTION = "transaction"
     STATEMENT = "statement"
-
-
-class SslMode(StrEnum):
-    DISABLE = "disable"
-    ALLOW = "allow"
-    PREFER = "prefer"
-    REQUIRE = "require"
-    VERIFY_CA = "verify-ca"
-    VERIFY_FULL = "verify-full"
-
-
-class PoolerType(StrEnum):
-    RW = "rw"
-    RO = "ro"
-
-
-class BackupCredentials(StrEnum):
-    AWS_IAM_ROLE = "aws-iam-role"
-    """IRSA / EKS Pod Identity on the cluster's service account."""
-    GKE_WORKLOAD_IDENTITY = "gke-workload-identity"
-    SECRET = "secret"
-    """Access keys in a Secret (MinIO): keys ``ACCESS_KEY_ID`` and ``ACCESS_SECRET_KEY``."""
 
 
 @dataclass(frozen=True)
@@ -150,25 +121,6 @@ class ServiceDbUse:
 
     max_replicas: int
     pool_size: int = DEFAULT_POOL_SIZE_PER_INSTANCE
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int = 5432
-
-
-@dataclass(frozen=True)
-class BackupStore:
-    """Where barman-cloud keeps base backups and WAL. ``destination_path``: s3:// or gs://."""
-
-    destination_path: str
-    credentials: BackupCredentials
-    endpoint_url: str | None = None
-    """S3-compatible endpoint (MinIO); None for AWS S3 and GCS."""
-    secret_name: str | None = None
-    """For ``BackupCredentials.SECRET``."""
-    retention_days: int = 30
 
 
 # --- PostgreSQL parameters ---------------------------------------------------------------------
@@ -295,334 +247,4 @@ def connection_budget(
                 "or raise maxConnections",
             )
         )
-    return problems
-
-
-# --- PgBouncer for the managed path (Cloud SQL / RDS + PgBouncer in the cluster) ---------------
-
-
-def ro_database(database: str) -> str:
-    """The read-only entry's name in ``[databases]``: clients pick the replicas by database name."""
-    return f"{database}_ro"
-
-
-def _db_line(name: str, hosts: Sequence[str], port: int, dbname: str, cap: int, extra: str = "") -> str:
-    return f"{name} = host={','.join(hosts)} port={port} dbname={dbname} max_db_connections={cap}{extra}"
-
-
-def pgbouncer_ini(
-    database: str,
-    primary: Endpoint,
-    replicas: Sequence[Endpoint],
-    pooler: PoolerSizing,
-    *,
-    listen_addr: str = "0.0.0.0",
-    listen_port: int = 6432,
-    auth_file: str = "/etc/pgbouncer/userlist.txt",
-    server_tls_sslmode: SslMode = SslMode.REQUIRE,
-    server_tls_ca_file: str | None = None,
-    admin_users: Sequence[str] = ("pgbouncer_admin",),
-    stats_users: Sequence[str] = ("pgbouncer_stats",),
-    unix_socket_dir: str = "",
-    logfile: str = "",
-    pidfile: str = "",
-) -> str:
-    """A complete ``pgbouncer.ini``: ``<database>`` goes to the primary, ``<database>_ro`` to the
-    replicas (round robin over their hosts; to the primary, forced read-only, when there are none).
-
-    Replicas must share one port (PgBouncer takes one port per entry); managed clouds use 5432.
-    ``server_tls_sslmode`` is ``require`` for the clouds; verify-ca/verify-full need the CA file.
-    """
-    if len({r.port for r in replicas}) > 1:
-        raise ValueError(f"replicas must share one port, got {sorted({r.port for r in replicas})}")
-    if server_tls_sslmode in (SslMode.VERIFY_CA, SslMode.VERIFY_FULL) and not server_tls_ca_file:
-        raise ValueError(f"server_tls_sslmode {server_tls_sslmode} needs server_tls_ca_file")
-    cap = pooler.server_connections_per_instance
-    rw = _db_line(database, [primary.host], primary.port, database, cap)
-    if replicas:
-        ro = _db_line(ro_database(database), [r.host for r in replicas], replicas[0].port, database, cap)
-    else:
-        ro = _db_line(
-            ro_database(database),
-            [primary.host],
-            primary.port,
-            database,
-            cap,
-            " connect_query='SET default_transaction_read_only = on'",
-        )
-    settings: list[tuple[str, object]] = [
-        ("listen_addr", listen_addr),
-        ("listen_port", listen_port),
-        ("unix_socket_dir", unix_socket_dir),
-        ("auth_type", "scram-sha-256"),
-        ("auth_file", auth_file),
-        ("admin_users", ", ".join(admin_users)),
-        ("stats_users", ", ".join(stats_users)),
-        ("pool_mode", pooler.pool_mode.value),
-        ("max_client_conn", pooler.max_client_conn),
-        ("default_pool_size", pooler.default_pool_size),
-        ("min_pool_size", pooler.min_pool_size),
-        ("reserve_pool_size", pooler.reserve_pool_size),
-        ("reserve_pool_timeout", pooler.reserve_pool_timeout_s),
-        # Run only in session mode (transaction-mode clients may not rely on session state).
-        ("server_reset_query", "DISCARD ALL"),
-        ("server_reset_query_always", 0),
-        ("ignore_startup_parameters", "extra_float_digits"),
-        ("server_tls_sslmode", server_tls_sslmode.value),
-        ("server_check_query", "select 1"),
-        ("query_wait_timeout", 120),
-        ("server_lifetime", 3600),
-        ("server_idle_timeout", 600),
-        ("log_connections", 1),
-        ("log_disconnections", 1),
-        ("log_pooler_errors", 1),
-        ("stats_period", 60),
-        ("logfile", logfile),
-        ("pidfile", pidfile),
-    ]
-    if server_tls_ca_file:
-        settings.append(("server_tls_ca_file", server_tls_ca_file))
-    if pooler.max_prepared_statements:
-        settings.append(("max_prepared_statements", pooler.max_prepared_statements))
-    lines = ["[databases]", rw, ro, "", "[pgbouncer]"]
-    lines += [f"{key} = {value}" for key, value in settings]
-    return "\n".join(lines) + "\n"
-
-
-def userlist_line(user: str, secret: str) -> str:
-    """One ``auth_file`` line. ``secret``: a SCRAM verifier (``SCRAM-SHA-256$...``) or a password.
-
-    A verifier lets PgBouncer log in to the server only if it is the very one the server stores
-    (same salt); with managed clouds, which salt passwords themselves, give the password.
-    """
-    return f'"{user.replace(chr(34), chr(34) * 2)}" "{secret.replace(chr(34), chr(34) * 2)}"'
-
-
-def scram_sha256_secret(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
-    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802 / 7677), to set with
-    ``ALTER ROLE ... PASSWORD '<verifier>'`` and to put in PgBouncer's auth file. ASCII passwords
-    (SASLprep is the identity for them)."""
-    salt = os.urandom(16) if salt is None else salt
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
-# --- CloudNativePG -----------------------------------------------------------------------------
-
-
-def _guaranteed(cpu: str, memory: str) -> dict[str, dict[str, str]]:
-    """Requests = limits: Guaranteed QoS, never evicted first, no CPU throttling surprises."""
-    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu, "memory": memory}}
-
-
-def _spread(match_labels: Mapping[str, str]) -> list[dict[str, object]]:
-    return [
-        {
-            "maxSkew": 1,
-            "topologyKey": "topology.kubernetes.io/zone",
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": dict(match_labels)},
-        }
-    ]
-
-
-def cnpg_cluster_spec(
-    name: str,
-    sizing: PostgresSizing,
-    image: str,
-    *,
-    database: str = "app",
-    owner: str = "app",
-    owner_secret: str | None = None,
-    storage_class: str | None = None,
-    object_store: str | None = None,
-    service_account_annotations: Mapping[str, str] | None = None,
-) -> dict[str, object]:
-    """``spec`` of a ``postgresql.cnpg.io/v1`` Cluster: 1 primary + ``read_replicas`` standbys.
-
-    ``object_store`` names the barman-cloud ObjectStore (None: no WAL archive, no backups).
-    ``service_account_annotations`` carry IRSA / workload identity for the backup sidecar.
-    """
-    storage: dict[str, object] = {"size": f"{sizing.storage_gib}Gi", "resizeInUseVolumes": True}
-    if storage_class:
-        storage["storageClass"] = storage_class
-    initdb: dict[str, object] = {"database": database, "owner": owner, "dataChecksums": True}
-    if owner_secret:
-        initdb["secret"] = {"name": owner_secret}
-    spec: dict[str, object] = {
-        "instances": 1 + sizing.read_replicas,
-        "imageName": image,
-        "primaryUpdateStrategy": "unsupervised",
-        "primaryUpdateMethod": "switchover",
-        "enableSuperuserAccess": False,
-        "enablePDB": True,
-        "storage": storage,
-        "resources": _guaranteed(str(sizing.cpu), f"{sizing.memory_gib}Gi"),
-        "postgresql": {"parameters": cnpg_parameters(sizing)},
-        "affinity": {
-            "enablePodAntiAffinity": True,
-            "topologyKey": "kubernetes.io/hostname",
-            "podAntiAffinityType": "preferred",
-        },
-        "topologySpreadConstraints": _spread({"cnpg.io/cluster": name, "cnpg.io/podRole": "instance"}),
-        "monitoring": {"enablePodMonitor": True},
-        "bootstrap": {"initdb": initdb},
-    }
-    if object_store:
-        spec["plugins"] = [
-            {"name": BARMAN_PLUGIN, "isWALArchiver": True, "parameters": {"barmanObjectName": object_store}}
-        ]
-    if service_account_annotations:
-        spec["serviceAccountTemplate"] = {"metadata": {"annotations": dict(service_account_annotations)}}
-    return spec
-
-
-def pooler_types(sizing: PostgresSizing) -> tuple[PoolerType, ...]:
-    """A read-write pooler always; a read-only one when there are replicas to read from."""
-    return (PoolerType.RW, PoolerType.RO) if sizing.read_replicas > 0 else (PoolerType.RW,)
-
-
-def pooler_name(cluster: str, pooler_type: PoolerType) -> str:
-    return f"{cluster}-pooler-{pooler_type.value}"
-
-
-def pgbouncer_parameters(pooler: PoolerSizing) -> dict[str, str]:
-    """``spec.pgbouncer.parameters`` of a CNPG Pooler (all on the webhook's allowed list)."""
-    params = {
-        "max_client_conn": str(pooler.max_client_conn),
-        "default_pool_size": str(pooler.default_pool_size),
-        "min_pool_size": str(pooler.min_pool_size),
-        "reserve_pool_size": str(pooler.reserve_pool_size),
-        "reserve_pool_timeout": str(pooler.reserve_pool_timeout_s),
-        "max_db_connections": str(pooler.server_connections_per_instance),
-        "ignore_startup_parameters": "extra_float_digits",
-        "log_pooler_errors": "1",
-        "stats_period": "60",
-    }
-    if pooler.max_prepared_statements:
-        params["max_prepared_statements"] = str(pooler.max_prepared_statements)
-    return params
-
-
-def cnpg_pooler_spec(
-    cluster: str,
-    pooler: PoolerSizing,
-    pooler_type: PoolerType,
-    image: str,
-    *,
-    cpu_m: int = 500,
-    memory_mib: int = 256,
-) -> dict[str, object]:
-    """``spec`` of a CNPG Pooler: PgBouncer pods (one process each; it is single-threaded, so half
-    a CPU goes a long way) spread across zones, hardened, Guaranteed QoS."""
-    name = pooler_name(cluster, pooler_type)
-    return {
-        "cluster": {"name": cluster},
-        "instances": pooler.instances,
-        "type": pooler_type.value,
-        "pgbouncer": {"poolMode": pooler.pool_mode.value, "parameters": pgbouncer_parameters(pooler)},
-        "monitoring": {"enablePodMonitor": True},
-        "deploymentStrategy": {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-        },
-        "template": {
-            "metadata": {
-                "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "phasescale"}
-            },
-            "spec": {
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": PGBOUNCER_UID,
-                    "runAsGroup": PGBOUNCER_GID,
-                    "fsGroup": PGBOUNCER_GID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "topologySpreadConstraints": _spread({"cnpg.io/poolerName": name}),
-                "containers": [
-                    {
-                        "name": "pgbouncer",
-                        "image": image,
-                        "resources": _guaranteed(f"{cpu_m}m", f"{memory_mib}Mi"),
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "allowPrivilegeEscalation": False,
-                            "readOnlyRootFilesystem": True,
-                            "privileged": False,
-                            "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                    }
-                ],
-            },
-        },
-    }
-
-
-def scheduled_backup_spec(cluster: str, schedule: str = "0 0 3 * * *") -> dict[str, object]:
-    """Daily base backup through the barman-cloud plugin (CNPG cron has a seconds field: 03:00)."""
-    return {
-        "cluster": {"name": cluster},
-        "schedule": schedule,
-        "immediate": True,
-        "backupOwnerReference": "self",
-        "method": "plugin",
-        "pluginConfiguration": {"name": BARMAN_PLUGIN},
-    }
-
-
-def object_store_spec(
-    store: BackupStore, *, sidecar_cpu_m: int = 250, sidecar_memory_mib: int = 256
-) -> dict[str, object]:
-    """``spec`` of a ``barmancloud.cnpg.io/v1`` ObjectStore: base backups + WAL, kept 30 days."""
-    config: dict[str, object] = {
-        "destinationPath": store.destination_path,
-        "wal": {"compression": "gzip", "maxParallel": 4},
-        "data": {"compression": "gzip", "jobs": 2},
-    }
-    if store.endpoint_url:
-        config["endpointURL"] = store.endpoint_url
-    if store.credentials is BackupCredentials.AWS_IAM_ROLE:
-        config["s3Credentials"] = {"inheritFromIAMRole": True}
-    elif store.credentials is BackupCredentials.GKE_WORKLOAD_IDENTITY:
-        config["googleCredentials"] = {"gkeEnvironment": True}
-    else:
-        secret = store.secret_name or ""
-        config["s3Credentials"] = {
-            "accessKeyId": {"name": secret, "key": "ACCESS_KEY_ID"},
-            "secretAccessKey": {"name": secret, "key": "ACCESS_SECRET_KEY"},
-        }
-    return {
-        "retentionPolicy": f"{store.retention_days}d",
-        "configuration": config,
-        "instanceSidecarConfiguration": {
-            "resources": _guaranteed(f"{sidecar_cpu_m}m", f"{sidecar_memory_mib}Mi"),
-        },
-    }
-
-
-def backup_problems(store: BackupStore, path: str) -> list[Problem]:
-    """Destination scheme versus credentials; the secret a MinIO store needs."""
-    problems: list[Problem] = []
-    scheme = store.destination_path.split("://", 1)[0] if "://" in store.destination_path else ""
-    wanted = "gs" if store.credentials is BackupCredentials.GKE_WORKLOAD_IDENTITY else "s3"
-    if scheme != wanted:
-        problems.append(
-            Problem(
-                f"{path}.destinationPath",
-                store.destination_path,
-                f"credentials {store.credentials.value} need a {wanted}:// path",
-            )
-        )
-    if store.credentials is BackupCredentials.SECRET and not store.secret_name:
-        problems.append(Problem(f"{path}.secretName", None, "credentials secret need a Secret name"))
-    if store.retention_days < 1:
-        problems.append(Problem(f"{path}.retentionDays", store.retention_days, "1 or more"))
     return problems

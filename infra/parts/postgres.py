@@ -24,7 +24,6 @@ from components.helm import release
 from components.postgres import plan as pp
 from components.postgres.cluster import (
     Backup,
-    CloudSqlOptions,
     Engine,
     GcsBackup,
     PostgresCluster,
@@ -33,6 +32,7 @@ from components.postgres.cluster import (
     S3Backup,
     S3CompatibleBackup,
 )
+from components.postgres.managed import CloudSqlOptions
 from components.problems import Problem
 from components.versions import IMAGES
 from infra.config import PostgresEngine, Runtime, Target

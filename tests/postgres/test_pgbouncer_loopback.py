@@ -22,17 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from components.postgres.plan import (
+from components.postgres.pgbouncer_plan import (
     Endpoint,
-    PoolerSizing,
-    PostgresSizing,
     SslMode,
     pgbouncer_ini,
-    postgres_parameters,
     ro_database,
     scram_sha256_secret,
     userlist_line,
 )
+from components.postgres.plan import PoolerSizing, PostgresSizing, postgres_parameters
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SETUP_HINT = (

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from components.postgres import cnpg_plan as cp
 from components.postgres import plan as pp
 from components.postgres.cluster import GcsBackup, PostgresCluster, PostgresClusterArgs, ReplicaOf
 from components.problems import ConfigError
@@ -72,7 +73,7 @@ def test_cluster_spec_backups_and_workload_identity() -> None:
     assert cluster.protect and got[("gcp:storage/bucket:Bucket", "seoul-pg-backup")].protect
     assert spec["instances"] == 2
     assert spec["monitoring"] == {"enablePodMonitor": False}
-    assert spec["plugins"] == [{"name": pp.BARMAN_PLUGIN, "isWALArchiver": True,
+    assert spec["plugins"] == [{"name": cp.BARMAN_PLUGIN, "isWALArchiver": True,
                                 "parameters": {"barmanObjectName": "seoul-pg-backup"}}]
     assert spec["serviceAccountTemplate"]["metadata"]["annotations"] == {
         "iam.gke.io/gcp-service-account": "seoul-pg-backup@mock.iam.gserviceaccount.com"
@@ -139,7 +140,7 @@ def test_replica_cluster_restores_from_and_follows_the_primary_archive() -> None
     assert spec["bootstrap"] == {"recovery": {"source": "origin"}}
     assert spec["replica"] == {"enabled": True, "source": "origin"}
     assert spec["externalClusters"] == [{"name": "origin", "plugin": {
-        "name": pp.BARMAN_PLUGIN, "parameters": {"barmanObjectName": "seoul-pg-origin", "serverName": "seoul-pg"}}}]
+        "name": cp.BARMAN_PLUGIN, "parameters": {"barmanObjectName": "seoul-pg-origin", "serverName": "seoul-pg"}}}]
     assert spec["plugins"][0]["parameters"] == {"barmanObjectName": "seoul-pg-backup"}  # archives its own WAL
     origin = got[("kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "seoul-pg-origin")].inputs["spec"]
     assert origin["configuration"]["destinationPath"] == "gs://p-prod-pg-seoul/"
