@@ -1,1 +1,1 @@
-"""gpu part."""
+"""VllmGpuPool: GPU node pools, vLLM, DCGM and KEDA; the vLLM plan and the hardware catalogs."""

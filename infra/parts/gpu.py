@@ -19,9 +19,11 @@ from typing import Any
 
 import pulumi
 
+from components.gpu import validate as vv
 from components.gpu import vllm_plan as vp
 from components.gpu.catalog import GKE_MACHINES
 from components.gpu.pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs
+from components.gpu.presets import PhasePreset
 from components.problems import Problem
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
@@ -43,7 +45,7 @@ On an existing cluster the GPU is the one of ``gkeMachineType``."""
 def spec(settings: Settings) -> vp.VllmPoolSpec:
     """The region's pool: the catalog row (with overrides) on the stack's target."""
     g = settings.sizes.gpu
-    preset = vp.PhasePreset(
+    preset = PhasePreset(
         tensor_parallel_size=g.tensor_parallel_size,
         pipeline_parallel_size=g.pipeline_parallel_size,
         min_replicas=g.min_replicas,
@@ -68,7 +70,7 @@ def validate(settings: Settings) -> list[Problem]:
         problems.append(Problem(f"{SIZES_PATH}.gkeMachineType", g.gke_machine_type, msg))
     else:
         s = spec(settings)
-        problems += vp.validate(s, SIZES_PATH, keys=KEYS[s.cloud])
+        problems += vv.validate(s, SIZES_PATH, keys=KEYS[s.cloud])
     if not settings.secrets.get(TOKEN_KEY):
         problems.append(
             Problem(

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from components.gpu import catalog as gc
+from components.gpu import presets as pr
 from components.gpu import vllm_plan as vp
 from components.gpu.pool import VllmGpuPool, VllmGpuPoolArgs
 from components.problems import ConfigError
@@ -122,7 +124,7 @@ def test_existing_target_needs_a_known_machine_and_monitoring_is_required(
     )  # fmt: skip
     assert got[0] == (
         "phasescale:overrides.gpu.gkeMachineType: got 'big-box'; on an existing cluster, a GKE machine type "
-        "whose GPU the cluster has: " + ", ".join(vp.GKE_MACHINES)
+        "whose GPU the cluster has: " + ", ".join(gc.GKE_MACHINES)
     )
     assert got[1:] == [
         "phasescale:parts.monitoring: got False; required with parts.gpu: the GPU autoscaler (KEDA) reads "
@@ -141,7 +143,7 @@ def test_hf_token_is_required_when_the_part_is_on() -> None:
 
 
 def test_catalog_gpu_table_mirrors_the_phase_presets() -> None:
-    for phase, preset in vp.PHASE_PRESETS.items():
+    for phase, preset in pr.PHASE_PRESETS.items():
         row = catalog.GPU[phase]
         assert {f: getattr(row, f) for f in type(row).model_fields} == {
             f: getattr(preset, f) for f in type(row).model_fields
@@ -367,7 +369,7 @@ def test_summary_per_phase() -> None:
 
 # --- the component on its own --------------------------------------------------------------------------
 def test_existing_cluster_gets_no_nodes_only_selectors_and_tolerations() -> None:
-    spec = vp.PHASE_PRESETS[2].spec(vp.Cloud.EXISTING)
+    spec = pr.PHASE_PRESETS[2].spec(vp.Cloud.EXISTING)
     args = VllmGpuPoolArgs(
         spec=spec, namespace="app", hf_token="t", prometheus_url="http://prom:9090", dcgm_exporter=False
     )
