@@ -1,1 +1,1 @@
-"""redis part."""
+"""RedisCluster (operator, Memorystore, ElastiCache) and RedisBackup."""

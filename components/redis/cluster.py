@@ -20,6 +20,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.cluster.eks import VpcPlacement, vpc_only_security_group
+from components.redis import managed as rm
+from components.redis import operator as ro
 from components.redis import plan as rp
 
 TYPE = "phasescale:components:RedisCluster"
@@ -75,7 +77,7 @@ class RedisCluster(pulumi.ComponentResource):
         plan = args.plan
 
         def meta(k8s_name: str) -> dict[str, object]:
-            return {"name": k8s_name, "namespace": plan.namespace, "labels": rp.labels(plan, k8s_name)}
+            return {"name": k8s_name, "namespace": plan.namespace, "labels": ro.labels(plan, k8s_name)}
 
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
@@ -85,38 +87,38 @@ class RedisCluster(pulumi.ComponentResource):
             opts=self._child,
         )
         config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta(plan.config_name), data=rp.config_map_data(plan), opts=self._child
+            f"{name}-config", metadata=meta(plan.config_name), data=ro.config_map_data(plan), opts=self._child
         )
         after = pulumi.ResourceOptions(depends_on=[secret, config])
         self.data = k8s.apiextensions.CustomResource(
             name,
-            api_version=rp.API,
+            api_version=ro.API,
             kind=plan.kind,
             metadata=meta(plan.name),
-            spec=rp.data_spec(plan),
+            spec=ro.data_spec(plan),
             opts=pulumi.ResourceOptions.merge(self._data, after),
         )
         if plan.mode is rp.Mode.REPLICATION:
             k8s.apiextensions.CustomResource(
                 f"{name}-sentinel",
-                api_version=rp.API,
+                api_version=ro.API,
                 kind="RedisSentinel",
                 metadata=meta(plan.sentinel_name),
-                spec=rp.sentinel_spec(plan),
+                spec=ro.sentinel_spec(plan),
                 opts=pulumi.ResourceOptions.merge(
                     self._child, pulumi.ResourceOptions(depends_on=[self.data])
                 ),
             )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol", metadata=meta(plan.name), spec=rp.network_policy_spec(plan), opts=self._child
+            f"{name}-netpol", metadata=meta(plan.name), spec=ro.network_policy_spec(plan), opts=self._child
         )
         if args.monitor_labels is not None:
             k8s.apiextensions.CustomResource(
                 f"{name}-monitor",
                 api_version="monitoring.coreos.com/v1",
                 kind="PodMonitor",
-                metadata={**meta(plan.name), "labels": {**rp.labels(plan), **args.monitor_labels}},
-                spec=rp.pod_monitor_spec(plan),
+                metadata={**meta(plan.name), "labels": {**ro.labels(plan), **args.monitor_labels}},
+                spec=ro.pod_monitor_spec(plan),
                 opts=self._child,
             )
 
@@ -140,7 +142,7 @@ class RedisCluster(pulumi.ComponentResource):
                 region=gcp_opts.region,
                 psc_configs=[{"network": gcp_opts.network}],
                 deletion_protection_enabled=args.protect,
-                **rp.memorystore_cluster_args(plan),  # type: ignore[arg-type]
+                **rm.memorystore_cluster_args(plan),  # type: ignore[arg-type]
                 opts=pulumi.ResourceOptions.merge(self._data, pulumi.ResourceOptions(depends_on=[policy])),
             )
             self.data = cluster
@@ -155,7 +157,7 @@ class RedisCluster(pulumi.ComponentResource):
             region=gcp_opts.region,
             authorized_network=gcp_opts.network,
             deletion_protection=args.protect,
-            **rp.memorystore_instance_args(plan),  # type: ignore[arg-type]
+            **rm.memorystore_instance_args(plan),  # type: ignore[arg-type]
             opts=self._data,
         )
         self.data = instance
@@ -176,9 +178,9 @@ class RedisCluster(pulumi.ComponentResource):
         )
         params = aws.elasticache.ParameterGroup(
             f"{name}-params",
-            family=rp.ELASTICACHE_FAMILY,
+            family=rm.ELASTICACHE_FAMILY,
             description=f"{args.cloud_name}: eviction policy and mode",
-            parameters=rp.elasticache_parameters(plan),
+            parameters=rm.elasticache_parameters(plan),
             opts=self._child,
         )
         rg = aws.elasticache.ReplicationGroup(
@@ -190,7 +192,7 @@ class RedisCluster(pulumi.ComponentResource):
             security_group_ids=[group.id],
             parameter_group_name=params.name,
             final_snapshot_identifier=f"{args.cloud_name}-final",
-            **rp.elasticache_args(plan),  # type: ignore[arg-type]
+            **rm.elasticache_args(plan),  # type: ignore[arg-type]
             opts=self._data,
         )
         self.data = rg

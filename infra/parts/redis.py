@@ -19,6 +19,7 @@ from components.cluster.eks import VpcPlacement
 from components.helm import release
 from components.problems import Problem
 from components.redis import backup_plan as bp
+from components.redis import operator as ro
 from components.redis import plan as rp
 from components.redis.backup import RedisBackup, RedisBackupArgs
 from components.redis.cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
@@ -115,8 +116,8 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         operator = release(
             f"{ctx.key}-redis-operator",
             "redis-operator",
-            rp.OPERATOR_NAMESPACE,
-            rp.operator_values(p.namespace),
+            ro.OPERATOR_NAMESPACE,
+            ro.operator_values(p.namespace),
             ctx.k8s_opts(),
         )
         component = RedisCluster(name, args, opts=ctx.k8s_opts(operator))
