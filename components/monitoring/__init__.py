@@ -1,1 +1,1 @@
-"""monitoring part."""
+"""MonitoringStack: kube-prometheus-stack, alert and recording rules, Alertmanager config."""

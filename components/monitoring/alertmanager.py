@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.monitoring.alert_rules import SCALING_ALERTS, duration
+from components.monitoring.alert_rules import SCALING_ALERTS
+from components.monitoring.thresholds import duration
 
 SECRETS_MOUNT = "/etc/alertmanager/secrets"
 NULL_RECEIVER = "null"

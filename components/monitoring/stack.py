@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components import kube
 from components.helm import release
+from components.monitoring import dashboards as md
 from components.monitoring import plan as mp
 
 TYPE = "phasescale:components:MonitoringStack"
@@ -84,7 +85,7 @@ class MonitoringStack(pulumi.ComponentResource):
             spec=rule["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]),
         )
-        for key, board in mp.dashboards(plan).items():
+        for key, board in md.dashboards(plan).items():
             k8s.core.v1.ConfigMap(
                 f"{name}-dashboard-{board['uid']}",
                 metadata={"name": board["uid"], "namespace": ns, "labels": {**labels, **mp.DASHBOARD_LABEL}},

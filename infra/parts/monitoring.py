@@ -14,9 +14,9 @@ import pulumi
 
 from components.cluster.addons import INGRESS_CLASS
 from components.monitoring import plan as mp
-from components.monitoring.alert_rules import PostgresMetrics
 from components.monitoring.alertmanager import SlackChannels
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
+from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
 from infra.config import Environment, PostgresEngine, Runtime
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from components.monitoring import plan as mp
-from components.monitoring.alert_rules import PHASE_TRIGGERS, SCALING_ALERTS, retention_days_needed
+from components.monitoring.alert_rules import SCALING_ALERTS
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
+from components.monitoring.thresholds import PHASE_TRIGGERS, retention_days_needed
 from components.versions import CHARTS
 from infra import catalog
 from infra import plan as planner
