@@ -25,7 +25,8 @@ from typing import Any
 import pulumi
 
 from components.cdn import plan as cp
-from components.cdn.bucket import CdnBucket, CdnBucketArgs, Cloud
+from components.cdn.args import CdnBucketArgs, Cloud
+from components.cdn.bucket import CdnBucket
 from components.problems import Problem
 from components.versions import IMAGES
 from infra.config import Target

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.cdn import plan as cp
-from components.cdn.bucket import CdnBucket, CdnBucketArgs, Cloud
+from components.cdn.args import CdnBucketArgs, Cloud
+from components.cdn.bucket import CdnBucket
 from infra import plan as planner
 from infra.parts import cdn
 from infra.settings import Settings, resolve
