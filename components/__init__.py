@@ -1,5 +1,7 @@
-"""Reusable phasescale ComponentResources and their pure planning helpers.
+"""Reusable phasescale ComponentResources, one package per part, and the helpers they share.
 
-Modules named ``*_plan.py`` (and ``problems.py``) hold pure functions with no Pulumi calls;
-the other modules hold the ComponentResources that turn those plans into resources.
+Each package (``cluster``, ``service``, ``postgres``, ``redis``, ``milvus``, ``gpu``, ``monitoring``,
+``cdn``) holds its ComponentResources beside pure planning modules (``plan.py`` and friends: plain
+functions with no Pulumi calls). The modules at this level are shared by every part. Nothing here
+imports ``infra``.
 """

@@ -1,1 +1,1 @@
-"""cluster part."""
+"""GKE and EKS clusters and the add-ons every cluster gets."""

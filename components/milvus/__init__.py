@@ -1,1 +1,1 @@
-"""milvus part."""
+"""MilvusCluster: the Milvus operator's custom resource and its object store."""

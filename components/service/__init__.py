@@ -1,1 +1,1 @@
-"""service part."""
+"""Application services: StatelessService on Kubernetes and CloudRunService on GCP."""
