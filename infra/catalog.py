@@ -40,6 +40,19 @@ class NodeSizing(Model):
     disk_gib: int = Field(default=100, ge=20)
 
 
+class DataNodeSizing(Model):
+    """The data node pool of each regional cluster (total nodes over the zones, on both clouds).
+
+    Tainted ``phasescale/pool=data:NoSchedule``: only the in-cluster data tier (CNPG instances,
+    operator Redis, Milvus) tolerates it. Created only when one of those runs in the cluster."""
+
+    min_nodes: int = Field(ge=0)
+    max_nodes: int = Field(ge=1)
+    gke_machine_type: str = "n2-standard-16"
+    eks_instance_type: str = "m6i.4xlarge"
+    disk_gib: int = Field(default=100, ge=20)
+
+
 class PostgresSizing(Model):
     read_replicas: int = Field(ge=0, le=10)
     cpu: int = Field(ge=1, description="vCPU per instance.")
@@ -130,6 +143,7 @@ class PhaseSizes(Model):
 
     services: ServiceSizing
     nodes: NodeSizing
+    data_nodes: DataNodeSizing
     postgres: PostgresSizing
     redis: RedisSizing
     milvus: MilvusSizing
@@ -154,6 +168,18 @@ NODES = {
     2: NodeSizing(min_nodes=2, max_nodes=6),
     3: NodeSizing(min_nodes=3, max_nodes=12),
     4: NodeSizing(min_nodes=3, max_nodes=20),
+}
+
+# chosen: one machine shape for every phase (a machine type change replaces the pool): 16 vCPU /
+# 64 GiB holds the largest data pod of phase 4, a CNPG instance of 8 vCPU / 32 GiB plus its
+# barman-cloud sidecar, after the cloud's reserve and the DaemonSets (components/scheduling.py
+# checks it). Counts: phase 4 runs five PostgreSQL instances, one per node (two do not fit a node's
+# CPU), beside Milvus and, with the operator engine, twelve Redis nodes; max leaves room to grow.
+DATA_NODES = {
+    1: DataNodeSizing(min_nodes=1, max_nodes=3),
+    2: DataNodeSizing(min_nodes=2, max_nodes=4),
+    3: DataNodeSizing(min_nodes=3, max_nodes=6),
+    4: DataNodeSizing(min_nodes=5, max_nodes=12),
 }
 
 # Replicas: none / one / two / four (001, 000). Pooling figures at phase 2 are the seeds' (002);
@@ -250,6 +276,7 @@ def phase_row(phase: int) -> dict[str, Any]:
     row = PhaseSizes(
         services=SERVICES[phase],
         nodes=NODES[phase],
+        data_nodes=DATA_NODES[phase],
         postgres=POSTGRES[phase],
         redis=REDIS[phase],
         milvus=MILVUS[phase],

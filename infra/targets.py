@@ -14,7 +14,8 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.eks import EksCluster, EksClusterArgs
 from components.cluster.gke import GkeCluster, GkeClusterArgs
-from infra.config import Target
+from components.scheduling import DataPool
+from infra.config import PostgresEngine, RedisEngine, Target
 from infra.settings import Settings
 
 
@@ -48,6 +49,26 @@ def zones_of(location: str, zones: list[str], target: Target) -> tuple[str, ...]
     return tuple(f"{location}{z}" for z in "abc")
 
 
+def data_pool(settings: Settings) -> DataPool | None:
+    """The region's data node pool (``dataNodes`` of the catalog), when the cluster runs a data part
+    in it: CNPG, operator Redis or Milvus on gke or eks. Managed engines need none; an existing
+    cluster's nodes are not ours to make."""
+    cfg = settings.stack
+    if cfg.cluster.target is Target.EXISTING:
+        return None
+    parts = cfg.parts
+    in_cluster = (
+        (parts.postgres and cfg.postgres.engine is PostgresEngine.CNPG)
+        or (parts.redis and cfg.redis.engine is RedisEngine.OPERATOR)
+        or parts.milvus
+    )
+    if not in_cluster:
+        return None
+    d = settings.sizes.data_nodes
+    machine = d.gke_machine_type if cfg.cluster.target is Target.GKE else d.eks_instance_type
+    return DataPool(machine_type=machine, min_nodes=d.min_nodes, max_nodes=d.max_nodes, disk_gib=d.disk_gib)
+
+
 def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluster:
     cfg = settings.stack
     region = cfg.regions[key]
@@ -75,6 +96,7 @@ def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluste
                 disk_gib=nodes.disk_gib,
                 deletion_protection=settings.stack.protect_stateful,
                 zones=zones_of(region.location, region.zones, target),
+                data_pool=data_pool(settings),
             ),
         )
         provider = k8s.Provider(f"{key}-k8s", kubeconfig=gke.kubeconfig)
@@ -96,6 +118,7 @@ def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluste
             min_nodes=nodes.min_nodes,
             max_nodes=nodes.max_nodes,
             disk_gib=nodes.disk_gib,
+            data_pool=data_pool(settings),
         ),
         opts=pulumi.ResourceOptions(providers=[aws_provider]),
     )

@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.kube import exec_kubeconfig
+from components.scheduling import DATA_LABELS, DATA_TAINT, DataPool
 
 TYPE = "phasescale:components:EksCluster"
 
@@ -37,6 +38,17 @@ class EksClusterArgs:
     min_nodes: int
     max_nodes: int
     disk_gib: int
+    data_pool: DataPool | None = None
+    """The tainted node group of the in-cluster data tier; None: no data group."""
+
+
+def autoscaler_template_tags(labels: dict[str, str], taints: Sequence[tuple[str, str, str]]) -> dict[str, str]:
+    """The cluster autoscaler's node-template tags for a group's labels and taints, so it can scale
+    the group up from zero nodes knowing what a new node will carry (cluster-autoscaler AWS README,
+    "Auto-Discovery Setup"; eksctl "Scaling up from 0": ``.../taint/<key>: <value>:<effect>``)."""
+    tags = {f"k8s.io/cluster-autoscaler/node-template/label/{k}": v for k, v in labels.items()}
+    tags |= {f"k8s.io/cluster-autoscaler/node-template/taint/{k}": f"{v}:{effect}" for k, v, effect in taints}
+    return tags
 
 
 def subnet_plan(vpc_cidr: str, zones: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -150,6 +162,7 @@ class EksCluster(pulumi.ComponentResource):
             tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
         )
+        self.data_nodes = self._data_nodes(name, args, tags) if args.data_pool is not None else None
         for addon in ADDONS:
             aws.eks.Addon(
                 f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
@@ -162,6 +175,42 @@ class EksCluster(pulumi.ComponentResource):
             )
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+
+    def _data_nodes(self, name: str, args: EksClusterArgs, tags: dict[str, str]) -> aws.eks.NodeGroup:
+        """The data node group: AL2023, on demand, tainted and labelled for the data tier. EKS does not
+        copy node group tags to its Auto Scaling group, so the autoscaler's node-template tags are set
+        on the group (for the record) and on the ASG itself (what the autoscaler reads)."""
+        pool = args.data_pool
+        assert pool is not None
+        template = autoscaler_template_tags(dict(DATA_LABELS), [(DATA_TAINT.key, DATA_TAINT.value, DATA_TAINT.effect)])
+        group = aws.eks.NodeGroup(
+            f"{name}-data",
+            cluster_name=self.cluster.name,
+            node_group_name="data",
+            node_role_arn=self.node_role.arn,
+            subnet_ids=self.private_subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=[pool.machine_type],
+            disk_size=pool.disk_gib,
+            scaling_config={"min_size": pool.min_nodes, "desired_size": pool.min_nodes, "max_size": pool.max_nodes},
+            update_config={"max_unavailable": 1},
+            labels=dict(DATA_LABELS),
+            taints=[{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
+            tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true",
+                  **template},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+        asg = group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name if rs else None)
+        for key, value in template.items():
+            kind, _, what = key.removeprefix("k8s.io/cluster-autoscaler/node-template/").partition("/")
+            aws.autoscaling.Tag(
+                f"{name}-data-{kind}-{what.replace('/', '-').replace('.', '-')}",
+                autoscaling_group_name=asg,
+                tag={"key": key, "value": value, "propagate_at_launch": False},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return group
 
     def irsa_role(self, name: str, namespace: str, service_account: str, policy_arns: list[pulumi.Input[str]]) -> aws.iam.Role:
         """An IAM role that only ``namespace/service_account`` can assume through the OIDC provider."""

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.kube import exec_kubeconfig
+from components.scheduling import DATA_LABELS, DATA_TAINT, DataPool
 
 TYPE = "phasescale:components:GkeCluster"
 
@@ -41,6 +42,8 @@ class GkeClusterArgs:
     disk_gib: int
     deletion_protection: bool
     zones: tuple[str, ...] = ()
+    data_pool: DataPool | None = None
+    """The tainted pool of the in-cluster data tier; None: no data pool."""
 
 
 def subnet_ranges(vpc_cidr: str) -> dict[str, str]:
@@ -179,12 +182,47 @@ class GkeCluster(pulumi.ComponentResource):
             },
             opts=child,
         )
+        self.data_pool = self._data_pool(name, args) if args.data_pool is not None else None
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.endpoint, self.cluster.master_auth.cluster_ca_certificate).apply(
                 lambda a: _kubeconfig(name, a[0], a[1])
             )
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+
+    def _data_pool(self, name: str, args: GkeClusterArgs) -> gcp.container.NodePool:
+        """The data pool: autoscaled on total counts (GKE spreads them over the zones, BALANCED),
+        with the system pool's hardening and the data taint (the GKE API spells it NO_SCHEDULE)."""
+        pool = args.data_pool
+        assert pool is not None
+        return gcp.container.NodePool(
+            f"{name}-data",
+            name="data",
+            project=args.project,
+            location=args.region,
+            cluster=self.cluster.name,
+            autoscaling={
+                "total_min_node_count": pool.min_nodes,
+                "total_max_node_count": pool.max_nodes,
+                "location_policy": "BALANCED",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            upgrade_settings={"max_surge": 1, "max_unavailable": 0},
+            node_config={
+                "machine_type": pool.machine_type,
+                "disk_size_gb": pool.disk_gib,
+                "disk_type": "pd-balanced",
+                "image_type": "COS_CONTAINERD",
+                "service_account": self.node_account.email,
+                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                "metadata": {"disable-legacy-endpoints": "true"},
+                "labels": dict(DATA_LABELS),
+                "taints": [{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
 def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
