@@ -6,6 +6,9 @@ Pure functions of the settings, used by the composition, by the parts that size 
 
 from __future__ import annotations
 
+from typing import Any
+
+from components.scheduling import PodGroup, pod_group
 from components.service import stateless_plan as sp
 from infra.config import Runtime, Service
 from infra.parts import MONITORING_NAMESPACE
@@ -58,3 +61,16 @@ def service_plan(settings: Settings, name: str, svc: Service) -> sp.ServicePlan:
         ready_path=svc.ready_path,
         env=tuple(sorted(svc.env.items())),
     )
+
+
+def pods(settings: Settings) -> list[PodGroup]:
+    """The Deployment pods of the Kubernetes services, between their autoscaler's bounds."""
+    out = []
+    for name, svc in settings.stack.services.items():
+        if svc.runtime is not Runtime.KUBERNETES:
+            continue
+        plan = service_plan(settings, name, svc)
+        dep: dict[str, Any] = sp.deployment_spec(plan, name)
+        out.append(pod_group(f"{plan.namespace}/Deployment/{name}", dep["template"]["spec"],
+                             plan.min_replicas, plan.max_replicas, f"phasescale:services.{name}"))
+    return out

@@ -21,6 +21,7 @@ from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
 from infra.config import Runtime, Target
 from infra.parts import MONITOR_LABELS, PROMETHEUS_URL, RegionContext
+from infra.scheduling import problems as scheduling_problems
 from infra.services import replica_bounds, service_plan
 from infra.settings import Settings
 from infra.targets import RegionCluster, build_cluster
@@ -45,6 +46,8 @@ def validate(settings: Settings) -> list[Problem]:
                 problems.append(
                     Problem(f"phasescale:services.{name}.replicas", {"min": lo, "max": hi}, "min must not be above max")
                 )
+    if not problems:  # placing pods needs a config that is valid otherwise
+        problems += scheduling_problems(settings)
     return problems
 
 

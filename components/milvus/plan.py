@@ -26,6 +26,7 @@ from typing import Any
 
 from components import kube
 from components.problems import Problem
+from components.scheduling import data_placement
 
 MILVUS_API = "milvus.io/v1beta1"
 MONITOR_API = "monitoring.coreos.com/v1"
@@ -99,6 +100,8 @@ class MilvusPlan:
     """S3 / GCS bucket name (not for MinIO)."""
     region: str | None = None
     """The bucket's AWS region (S3: the client needs the regional endpoint)."""
+    data_pool: bool = False
+    """Every Milvus pod, etcd and MinIO select and tolerate the tainted data node pool."""
 
     @property
     def cluster(self) -> bool:
@@ -177,6 +180,7 @@ def components_spec(plan: MilvusPlan) -> dict[str, Any]:
         "serviceAccountName": plan.service_account,
         "podLabels": {"app.kubernetes.io/part-of": kube.PART_OF},
         "disableMetric": True,  # the operator's PodMonitor lacks Prometheus' selector labels: we add our own
+        **(data_placement() if plan.data_pool else {}),
     }
     if plan.cluster:
         com.update(
@@ -211,6 +215,7 @@ def etcd_values(plan: MilvusPlan) -> dict[str, Any]:
         "persistence": _persistence(ETCD_STORAGE_GIB, plan.storage_class),
         "pdb": {"create": plan.cluster},
         "resources": ETCD.spec(),
+        **(data_placement() if plan.data_pool else {}),
         "containerSecurityContext": {
             "enabled": True,
             "runAsUser": 1001,
@@ -230,6 +235,7 @@ def minio_values(plan: MilvusPlan) -> dict[str, Any]:
         "persistence": _persistence(plan.minio_storage_gib, plan.storage_class),
         "podDisruptionBudget": {"enabled": plan.cluster, "maxUnavailable": 1},
         "resources": MINIO.spec(),
+        **(data_placement() if plan.data_pool else {}),
         "securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000},
     }
 

@@ -115,6 +115,8 @@ class PostgresClusterArgs:
     """Managed: a synchronous standby in another zone (Cloud SQL REGIONAL, RDS Multi-AZ)."""
     cloudsql: CloudSqlOptions | None = None
     rds: VpcPlacement | None = None
+    data_pool: bool = False
+    """cnpg: the instances select and tolerate the tainted data node pool."""
 
 
 # --- The component -----------------------------------------------------------------------------
@@ -195,6 +197,7 @@ class PostgresCluster(pulumi.ComponentResource):
             spec = cp.cnpg_cluster_spec(
                 name, sizing, a.postgres_image, database=a.database, owner=a.owner, owner_secret=owner_secret,
                 storage_class=a.storage_class, object_store=store, service_account_annotations=sa_annotations,
+                data_pool=a.data_pool,
             )
             spec["monitoring"] = {"enablePodMonitor": False}  # deprecated in CNPG: our PodMonitor below
             if a.replica_of is not None:

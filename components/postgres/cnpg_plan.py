@@ -16,6 +16,7 @@ from typing import Any
 
 from components.postgres.plan import PORT, PoolerSizing, PostgresSizing, cnpg_parameters
 from components.problems import Problem
+from components.scheduling import data_placement
 
 CNPG_API = "postgresql.cnpg.io/v1"
 BARMAN_API = "barmancloud.cnpg.io/v1"
@@ -85,11 +86,14 @@ def cnpg_cluster_spec(
     storage_class: str | None = None,
     object_store: str | None = None,
     service_account_annotations: Mapping[str, str] | None = None,
+    data_pool: bool = False,
 ) -> dict[str, object]:
     """``spec`` of a ``postgresql.cnpg.io/v1`` Cluster: 1 primary + ``read_replicas`` standbys.
 
     ``object_store`` names the barman-cloud ObjectStore (None: no WAL archive, no backups).
     ``service_account_annotations`` carry IRSA / workload identity for the backup sidecar.
+    ``data_pool``: the instances select and tolerate the tainted data node pool
+    (``spec.affinity.nodeSelector`` / ``tolerations``, which CNPG copies onto every instance pod).
     """
     storage: dict[str, object] = {"size": f"{sizing.storage_gib}Gi", "resizeInUseVolumes": True}
     if storage_class:
@@ -111,6 +115,7 @@ def cnpg_cluster_spec(
             "enablePodAntiAffinity": True,
             "topologyKey": "kubernetes.io/hostname",
             "podAntiAffinityType": "preferred",
+            **(data_placement() if data_pool else {}),
         },
         "topologySpreadConstraints": _spread({"cnpg.io/cluster": name, "cnpg.io/podRole": "instance"}),
         "monitoring": {"enablePodMonitor": True},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from components import kube
 from components.redis.plan import REDIS_PORT, REDIS_UID, Mode, RedisPlan
+from components.scheduling import data_placement
 
 API = "redis.redis.opstreelabs.in/v1beta2"
 OPERATOR_NAMESPACE = "redis-operator"
@@ -100,6 +101,12 @@ def _pdb() -> dict[str, object]:
     return {"enabled": True, "maxUnavailable": 1}
 
 
+def placement(plan: RedisPlan) -> dict[str, object]:
+    """``nodeSelector`` and ``tolerations`` of the Redis pods: the data pool when there is one. The
+    Sentinels stay on the general pool, so losing a data node never takes a Sentinel with it."""
+    return data_placement() if plan.data_pool else {}
+
+
 def data_spec(plan: RedisPlan) -> dict[str, object]:
     """The spec of the data resource (Redis, RedisReplication or RedisCluster)."""
     config = {"additionalRedisConfig": plan.config_name}
@@ -116,6 +123,7 @@ def data_spec(plan: RedisPlan) -> dict[str, object]:
             "securityContext": redis_container_security_context(),
             "pdb": _pdb(),
             "topologySpreadConstraints": kube.zone_spread(plan.name),
+            **placement(plan),
         }
         spec.update(
             clusterSize=plan.shards,
@@ -128,6 +136,7 @@ def data_spec(plan: RedisPlan) -> dict[str, object]:
     spec["redisConfig"] = config
     spec["securityContext"] = redis_container_security_context()
     spec["terminationGracePeriodSeconds"] = 60
+    spec.update(placement(plan))
     if plan.mode is Mode.REPLICATION:
         spec.update(
             clusterSize=1 + plan.replicas_per_shard,

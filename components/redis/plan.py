@@ -89,6 +89,8 @@ class RedisPlan:
     exporter_image: str = "quay.io/opstree/redis-exporter:v1.44.0"
     monitoring_namespace: str | None = None
     """Namespace of Prometheus; ``None``: no scrape access and no PodMonitor."""
+    data_pool: bool = False
+    """Operator: the Redis pods select and tolerate the tainted data node pool (Sentinels do not)."""
 
     @property
     def kind(self) -> str:

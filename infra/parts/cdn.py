@@ -28,6 +28,7 @@ from components.cdn import plan as cp
 from components.cdn.args import CdnBucketArgs, Cloud
 from components.cdn.bucket import CdnBucket
 from components.problems import Problem
+from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import RegionContext
@@ -81,20 +82,36 @@ def bucket_base(settings: Settings, stack: str) -> str:
     return cfg.cdn.bucket_name or cp.default_bucket_base(cfg.cluster.gcp_project or "phasescale", stack)
 
 
+def store_plan(settings: Settings) -> cp.StorePlan:
+    """The in-cluster store of target existing."""
+    cfg = settings.stack
+    return cp.StorePlan(
+        name=STORE_NAME,
+        namespace=cfg.namespace,
+        image=IMAGES["seaweedfs"].ref,
+        storage_gib=cfg.cdn.dev_store_gib,
+        credentials_secret=f"{STORE_NAME}-s3-config",
+        storage_class=cfg.cdn.storage_class,
+    )
+
+
+def pods(settings: Settings) -> list[PodGroup]:
+    """The in-cluster store's StatefulSet (target existing); the clouds' CDNs run no pods."""
+    if settings.stack.cluster.target is not Target.EXISTING:
+        return []
+    spec: dict[str, Any] = cp.store_statefulset_spec(store_plan(settings))
+    n = spec["replicas"]
+    return [pod_group(f"{settings.stack.namespace}/StatefulSet/{STORE_NAME}", spec["template"]["spec"], n, n,
+                      "phasescale:cdn")]
+
+
 def build(ctx: RegionContext) -> dict[str, Any]:
     s = ctx.settings
     cfg, sizes = s.stack, s.sizes.cdn
     target = cfg.cluster.target
     base = bucket_base(s, pulumi.get_stack())
     if target is Target.EXISTING:
-        store = cp.StorePlan(
-            name=STORE_NAME,
-            namespace=ctx.app_namespace,
-            image=IMAGES["seaweedfs"].ref,
-            storage_gib=cfg.cdn.dev_store_gib,
-            credentials_secret=f"{STORE_NAME}-s3-config",
-            storage_class=cfg.cdn.storage_class,
-        )
+        store = store_plan(s)
         dev = CdnBucket(
             f"{ctx.key}-cdn",
             CdnBucketArgs(cloud=Cloud.CLUSTER, bucket=base, location=ctx.cluster.location,

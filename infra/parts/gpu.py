@@ -22,9 +22,14 @@ import pulumi
 from components.gpu import validate as vv
 from components.gpu import vllm_plan as vp
 from components.gpu.catalog import GKE_MACHINES
-from components.gpu.pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs
+from components.gpu.pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs, pool_capacities
 from components.gpu.presets import PhasePreset
+from components.gpu.workload import APP, deployment_spec, node_labels
+from components.nodes import Capacity
+from components.nodes import Cloud as NodeCloud
 from components.problems import Problem
+from components.scheduling import NodePool, PodGroup, Taint, pod_group
+from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
@@ -131,6 +136,39 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         opts=pulumi.ResourceOptions(providers=providers),
     )
     return summary(s)
+
+
+def pods(settings: Settings) -> list[PodGroup]:
+    """The vLLM Deployment's pods, between the autoscaler's bounds."""
+    s = spec(settings)
+    if vp.node_shape(s) is None:
+        return []  # validate() names the hardware problem
+    dep: dict[str, Any] = deployment_spec(s, IMAGES["vllm"].ref, f"{APP}-hf-token", surge=False)
+    return [pod_group(f"{settings.stack.namespace}/Deployment/{APP}", dep["template"]["spec"],
+                      s.min_replicas, s.max_replicas, SIZES_PATH)]
+
+
+def node_pools(settings: Settings, cloud: NodeCloud, allocatable: Any, zones: int) -> list[NodePool]:
+    """The on-demand and spot GPU pools as the scheduling check sees them: the labels the pods
+    select (ours and the cloud's hardware label), the GPU taint (and spot taint) and max nodes.
+    ``allocatable(machine_name) -> Capacity | None``: the node's allocatable after reserve and DaemonSets."""
+    s = spec(settings)
+    shape = vp.node_shape(s)
+    if shape is None or shape.machine is None:
+        return []
+    per_node: Capacity | None = allocatable(shape.machine.name)
+    if per_node is None:
+        return []
+    per_node = Capacity(per_node.cpu_m, per_node.memory_mib, shape.gpus_per_node or per_node.gpus)
+    out = []
+    for capacity, _lo, hi, taints in pool_capacities(vp.node_pools(s), vp.Cloud(cloud.value)):
+        labels = {**node_labels(capacity), **shape.node_selector}
+        out.append(NodePool(
+            name=f"gpu-{capacity}", machine=shape.machine.name, allocatable=per_node, max_nodes=hi,
+            path=SIZES_PATH, zones=zones, labels=tuple(sorted(labels.items())),
+            taints=tuple(Taint(t["key"], t["value"], "NoSchedule") for t in taints),
+        ))
+    return out
 
 
 def summary(s: vp.VllmPoolSpec) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from components.helm import release
 from components.milvus import plan as mp
 from components.milvus.cluster import MilvusCluster, MilvusClusterArgs
 from components.problems import Problem
+from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, RegionContext
 from infra.settings import Settings
+from infra.targets import data_pool
 
 NAMESPACE = "milvus"
 OPERATOR_NAMESPACE = "milvus-operator"
@@ -66,7 +68,36 @@ def plan(settings: Settings, region: str, cluster_name: str = "", location: str 
         storage_class=settings.stack.milvus.storage_class,
         bucket=bucket_name(settings, cluster_name or region),
         region=location if target is Target.EKS else None,
+        data_pool=data_pool(settings) is not None,
     )
+
+
+MINIO_DISTRIBUTED_REPLICAS = 4
+"""The MinIO chart's ``replicas`` default in distributed mode (milvus chart's minio values)."""
+
+
+def pods(settings: Settings, key: str) -> list[PodGroup]:
+    """The pods the operator makes from the Milvus CR: every role, etcd and (existing) MinIO."""
+    p = plan(settings, key)
+    spec: dict[str, Any] = mp.milvus_spec(p)
+    com = spec["components"]
+    base = f"{p.namespace}/Milvus/{p.name}"
+
+    def pod(res: Any, where: dict[str, Any]) -> dict[str, Any]:
+        return {"containers": [{"resources": res}], "nodeSelector": where.get("nodeSelector"),
+                "tolerations": where.get("tolerations")}
+
+    roles = ("mixCoord", "proxy", "queryNode", "dataNode", "streamingNode") if p.cluster else ("standalone",)
+    out = [pod_group(f"{base}/{r}", pod(com[r]["resources"], com), com[r]["replicas"], com[r]["replicas"], PATH)
+           for r in roles]
+    etcd = spec["dependencies"]["etcd"]["inCluster"]["values"]
+    out.append(pod_group(f"{base}/etcd", pod(etcd["resources"], etcd), etcd["replicaCount"], etcd["replicaCount"], PATH))
+    storage = spec["dependencies"]["storage"]
+    if p.storage is mp.Storage.MINIO:
+        minio = storage["inCluster"]["values"]
+        n = MINIO_DISTRIBUTED_REPLICAS if minio["mode"] == "distributed" else 1
+        out.append(pod_group(f"{base}/minio", pod(minio["resources"], minio), n, n, PATH))
+    return out
 
 
 def validate(settings: Settings) -> list[Problem]:

@@ -18,6 +18,7 @@ from components.monitoring.alertmanager import SlackChannels
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
+from components.scheduling import PodGroup, pod_group
 from infra.config import Environment, PostgresEngine, Runtime
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
@@ -56,6 +57,21 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         ingress_class=INGRESS_CLASS,
         runbook_base_url=cfg.runbook_base_url,
     )
+
+
+def pods(settings: Settings) -> list[PodGroup]:
+    """The Prometheus and Alertmanager pods the operator makes from the chart's custom resources.
+    decided: they stay on the general pool (their requests fit it at every phase; the check proves
+    it), so the data pool holds only the data tier."""
+    values: dict[str, Any] = mp.helm_values(plan(settings))
+    out = []
+    for kind, spec in (("Prometheus", values["prometheus"]["prometheusSpec"]),
+                       ("Alertmanager", values["alertmanager"]["alertmanagerSpec"])):
+        n = spec["replicas"]
+        pod = {"containers": [{"resources": spec["resources"]}], "nodeSelector": spec.get("nodeSelector"),
+               "tolerations": spec.get("tolerations")}
+        out.append(pod_group(f"{MONITORING_NAMESPACE}/{kind}/monitoring", pod, n, n, SIZES_PATH))
+    return out
 
 
 def validate(settings: Settings) -> list[Problem]:

@@ -21,6 +21,7 @@ import pulumi
 
 from components.cluster.eks import VpcPlacement
 from components.helm import release
+from components.postgres import cnpg_plan as cp
 from components.postgres import plan as pp
 from components.postgres.cluster import (
     Backup,
@@ -33,12 +34,16 @@ from components.postgres.cluster import (
     S3CompatibleBackup,
 )
 from components.postgres.managed import CloudSqlOptions
+from components.postgres.pgbouncer import PgBouncerArgs
+from components.postgres.pgbouncer import deployment_spec as pgbouncer_spec
 from components.problems import Problem
+from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
 from infra.config import PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.services import replica_bounds
 from infra.settings import Settings
+from infra.targets import data_pool
 
 SIZES_PATH = "phasescale:overrides.postgres"
 CONFIG_PATH = "phasescale:postgres"
@@ -103,6 +108,46 @@ def validate(settings: Settings) -> list[Problem]:
     problems += pp.connection_budget(db_services(settings), sizing(settings).pooler,
                                      settings.sizes.postgres.max_connections, SIZES_PATH)
     return problems
+
+
+def _has_backups(settings: Settings) -> bool:
+    """Whether the instances run the barman-cloud sidecar (see ``_backup``)."""
+    return settings.stack.cluster.target is not Target.EXISTING or bool(settings.stack.postgres.backup_endpoint_url)
+
+
+def pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
+    """The pods of region ``key``: CNPG instances (with the barman-cloud sidecar the plugin injects
+    when backups are on) and poolers; managed engines, PgBouncer in the primary region only."""
+    s, ns, name = sizing(settings), settings.stack.namespace, f"{key}-pg"
+    if settings.stack.postgres.engine is not PostgresEngine.CNPG:
+        if not primary:
+            return []
+        args = PgBouncerArgs(namespace=ns, image=IMAGES["pgbouncer"].ref, ini="", userlist="", replicas=s.pooler.instances)
+        spec: dict[str, Any] = pgbouncer_spec(f"{name}-pgbouncer", args, "", "")
+        return [pod_group(f"{ns}/Deployment/{name}-pgbouncer", spec["template"]["spec"],
+                          spec["replicas"], spec["replicas"], SIZES_PATH)]
+    cluster: dict[str, Any] = cp.cnpg_cluster_spec(
+        name, s, IMAGES["postgres"].ref, data_pool=data_pool(settings) is not None
+    )
+    affinity = cluster["affinity"]
+    containers = [{"resources": cluster["resources"]}]
+    if _has_backups(settings):
+        store: dict[str, Any] = cp.object_store_spec(cp.BackupStore("s3://-", cp.BackupCredentials.AWS_IAM_ROLE))
+        containers.append(store["instanceSidecarConfiguration"])
+    required = affinity["podAntiAffinityType"] == "required"
+    instance_pod = {
+        "containers": containers,
+        "nodeSelector": affinity.get("nodeSelector"),
+        "tolerations": affinity.get("tolerations"),
+        "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"topologyKey": affinity["topologyKey"]}]}} if required else None,
+    }
+    out = [pod_group(f"{ns}/Cluster/{name}", instance_pod, cluster["instances"], cluster["instances"], SIZES_PATH)]
+    for kind in cp.pooler_types(s):
+        pooler: dict[str, Any] = cp.cnpg_pooler_spec(name, s.pooler, kind, IMAGES["pgbouncer"].ref)
+        n = pooler["instances"]
+        out.append(pod_group(f"{ns}/Pooler/{cp.pooler_name(name, kind)}", pooler["template"]["spec"], n, n, SIZES_PATH))
+    return out
 
 
 def bucket_name(settings: Settings, stack: str, region: str) -> str:
@@ -179,6 +224,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         backup_retention_days=size.backup_retention_days,
         cloud_name=f"{ctx.cluster.cluster_name}-pg",
         regional_ha=size.regional_ha,
+        data_pool=data_pool(settings) is not None,
     )
     providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]
     if ctx.cluster.aws_provider is not None:

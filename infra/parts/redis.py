@@ -23,10 +23,12 @@ from components.redis import operator as ro
 from components.redis import plan as rp
 from components.redis.backup import RedisBackup, RedisBackupArgs
 from components.redis.cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.settings import Settings
+from infra.targets import data_pool
 
 SIZES_PATH = "phasescale:overrides.redis"
 ENGINE_PATH = "phasescale:redis.engine"
@@ -57,7 +59,40 @@ def plan(settings: Settings) -> rp.RedisPlan:
         sentinel_image=IMAGES["redis-sentinel"].ref,
         exporter_image=IMAGES["redis-exporter"].ref,
         monitoring_namespace=MONITORING_NAMESPACE if settings.stack.parts.monitoring else None,
+        data_pool=data_pool(settings) is not None,
     )
+
+
+def _pod(spec: dict[str, Any], role: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pod the operator makes: Redis (or Sentinel) and its exporter; placement of the role or spec."""
+    where = role if role is not None else spec
+    return {
+        "containers": [{"resources": spec["kubernetesConfig"]["resources"]}, {"resources": spec["redisExporter"]["resources"]}],
+        "nodeSelector": where.get("nodeSelector"),
+        "tolerations": where.get("tolerations"),
+        "topologySpreadConstraints": where.get("topologySpreadConstraints"),
+    }
+
+
+def pods(settings: Settings) -> list[PodGroup]:
+    """The operator's pods (the same in every region); managed engines have none in the cluster."""
+    p = plan(settings)
+    if p.engine is not rp.Engine.OPERATOR:
+        return []
+    spec: dict[str, Any] = ro.data_spec(p)
+    base = f"{p.namespace}/{p.kind}/{p.name}"
+    if p.mode is rp.Mode.CLUSTER:
+        return [
+            pod_group(f"{base}/{role}", _pod(spec, spec[key]), spec[key]["replicas"], spec[key]["replicas"], SIZES_PATH)
+            for role, key in (("leader", "redisLeader"), ("follower", "redisFollower"))
+        ]
+    n = spec.get("clusterSize", 1)
+    out = [pod_group(base, _pod(spec), n, n, SIZES_PATH)]
+    if p.mode is rp.Mode.REPLICATION:
+        sentinel: dict[str, Any] = ro.sentinel_spec(p)
+        k = sentinel["clusterSize"]
+        out.append(pod_group(f"{p.namespace}/RedisSentinel/{p.sentinel_name}", _pod(sentinel), k, k, SIZES_PATH))
+    return out
 
 
 def validate(settings: Settings) -> list[Problem]:
