@@ -1,4 +1,4 @@
-"""``python -m infra plan|diff|advise``: the offline plan, the phase diff and the phase advisor (see README)."""
+"""``python -m infra plan|diff``: the offline plan and phase diff (see README)."""
 
 from __future__ import annotations
 

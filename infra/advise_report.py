@@ -111,7 +111,7 @@ def next_steps(advice: Advice, ref: StackRef) -> list[str]:
         return [
             f"python -m infra diff --stack {ref.name} --from-phase {p} --to-phase {t}"
             "   (read every STATEFUL line first)",
-            f"{where}: phasescale:phase: {p}  ->  phasescale:phase: {t}",
+            f"{where}: phasescale:phase: {ref.configured if ref.configured is not None else p}  ->  phasescale:phase: {t}",
             f"pulumi preview --stack {ref.name}, then pulumi up --stack {ref.name}",
         ]
     if advice.action is Action.UNDECIDED:

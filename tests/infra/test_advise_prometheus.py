@@ -53,10 +53,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, base: int) -> Iterator[
     assert backfill.returncode == 0, backfill.stderr
     (work / "prometheus.yml").write_text("global:\n  evaluation_interval: 15s\n")
     port = _free_port()
+    log = (work / "prometheus.log").open("w")
     proc = subprocess.Popen(
         [tool("prometheus"), f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={data}",
          f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=30d", "--log.level=warn"],
-        stdout=subprocess.DEVNULL, stderr=(work / "prometheus.log").open("w"),
+        stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,6 +75,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, base: int) -> Iterator[
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        log.close()
         shutil.rmtree(data, ignore_errors=True)
 
 
