@@ -213,10 +213,11 @@ def load_business(path: Path) -> dict[str, list[tuple[date, float]]]:
 
 
 def parse_at(value: str | None) -> float:
+    # Whole seconds: range answers come back on the grid of the evaluation time, to the millisecond.
     if value is None:
-        return datetime.now(UTC).timestamp()
+        return float(int(datetime.now(UTC).timestamp()))
     try:
-        return float(value)
+        return float(int(float(value)))
     except ValueError:
         pass
     try:
@@ -225,7 +226,7 @@ def parse_at(value: str | None) -> float:
         raise AdviseError(
             f"--at {value!r}: expected epoch seconds or ISO 8601 (2026-11-27T18:00:00Z)"
         ) from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return float(int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()))
 
 
 # ---------------------------------------------------------------- the command

@@ -223,7 +223,7 @@ def streak_series(c: TriggerCondition) -> str | None:
 def held_for(points: Sequence[tuple[float, float]], at: float, window_s: float) -> float:
     """How long the comparison has held without a break, from a range answer of ``streak_series``
     over ``[at - window_s, at]``: 0 unless the last point (at ``at``) holds, at most ``window_s``."""
-    if not points or points[-1][1] < 1 or points[-1][0] < at:
+    if not points or points[-1][1] < 1 or points[-1][0] < at - 0.001:
         return 0.0
     run_start = points[-1][0]
     for ts, value in reversed(points):

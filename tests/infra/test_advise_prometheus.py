@@ -221,6 +221,18 @@ def test_a_move_down(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
     assert back["holding"] == 1 and _states(back)["signups_over_10k"] == "holds"
     assert doc["action"] == "move down" and doc["target_phase"] == 2
     assert doc["next_steps"][1] == "Pulumi.prod-aws.yaml line 3: phasescale:phase: 3  ->  phasescale:phase: 2"
+    status, out, _ = _advise(monkeypatch, capsys, prometheus, "--at", _at("down", base))
+    assert status == 0 and "Move down 3 -> 2: 4 of 5 hold, 0 unknown, needs 4 -> met" in out
+    assert (
+        "  holds    dau_under_710: DAU < 710 at every evaluation for 9 days (mirrors dau_at_least_2000)\n"
+        in out
+    )
+    assert (
+        "           now 500, max over 270m 500, threshold < 710, held 4h 30m of 4h 30m, history 4h 30m of 4h 30m\n"
+        in out
+    )
+    assert "Phase 2's move-up rule on today's values: 1 of 11 hold, 5 unknown, needs 4 -> undecided" in out
+    assert "Verdict: MOVE DOWN to phase 2 - 4 of 5 move-down conditions hold (needs 4)" in out
 
 
 def test_absent_series_are_unknown_never_not_met(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -286,6 +298,13 @@ def test_a_bearer_token_through_a_proxy(monkeypatch: pytest.MonkeyPatch, capsys:
         status == 2
         and f"cannot read the bearer token file {tmp_path / 'none'}: No such file or directory" in err
     )
+
+
+def test_a_url_that_is_not_the_prometheus_api(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                              prometheus: str) -> None:  # fmt: skip
+    status, out, err = _advise(monkeypatch, capsys, f"{prometheus}/grafana")
+    assert (status, out) == (1, "")
+    assert err.strip() == f"advise: Prometheus at {prometheus}/grafana answered HTTP 404 Not Found"
 
 
 def test_an_unreachable_prometheus(

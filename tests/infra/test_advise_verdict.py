@@ -207,7 +207,8 @@ def test_stack_phase_and_the_line_to_change(tmp_path: Path) -> None:
 
 
 def test_at_accepts_epoch_and_iso() -> None:
-    assert parse_at("1764504000") == 1764504000.0
+    assert parse_at("1764504000") == parse_at("1764504000.7") == 1764504000.0  # whole seconds
+    assert parse_at(None) == int(parse_at(None))
     assert parse_at("2025-11-30T12:00:00Z") == 1764504000.0
     assert parse_at("2025-11-30T12:00:00") == 1764504000.0
     with pytest.raises(AdviseError, match="--at 'friday'"):
