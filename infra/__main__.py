@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from components.problems import ConfigError
+from infra.advise import add_arguments as advise_arguments
+from infra.advise import run as advise_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--to-phase", type=int, required=True)
     d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     sub.add_parser("reference", help="print the config reference (the README's, generated)")
+    a = sub.add_parser("advise", help="should the stack move up or down a phase? (live Prometheus)")
+    advise_arguments(a)
     args = parser.parse_args(argv)
+    if args.command == "advise":
+        status, out, err = advise_run(args)
+        if out:
+            print(out)
+        if err:
+            print(err, file=sys.stderr)
+        return status
     if args.command == "reference":
         from infra import reference
 

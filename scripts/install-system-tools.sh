@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests run for real: promtool and amtool (rules and Alertmanager config),
+# Debian packages the tests run for real: promtool and amtool (rules and Alertmanager config), the
+# Prometheus server (infra advise against backfilled series),
 # PostgreSQL and PgBouncer (the pgbouncer.ini loopback test), Redis and rclone (the Redis backup
 # scripts' loopback test). Installs only what is missing.
 set -euo pipefail
 
 declare -A need=(
   [promtool]=prometheus
+  [prometheus]=prometheus
   [amtool]=prometheus-alertmanager
   [pgbouncer]=pgbouncer
   [/usr/lib/postgresql/15/bin/initdb]=postgresql-15

@@ -1,21 +1,38 @@
 """The Grafana dashboard JSON models of MonitoringStack (pure: no Pulumi imports), provisioned by the
-chart's sidecar from labelled ConfigMaps."""
+chart's sidecar from labelled ConfigMaps.
+
+The scaling-decision dashboard (seed 001) reads the same rules ``infra advise`` evaluates: each
+move-up trigger of the phase as its recorded signal (the rolling daily peak where the rule reads
+peaks) against its threshold, and the move-down conditions through their own expressions
+(``TriggerCondition.expr``: 1 holds, 0 not, no value while the history is short)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from components.monitoring.alert_rules import signal_rules
 from components.monitoring.plan import DATASOURCE, MonitoringPlan
-from components.monitoring.thresholds import PHASE_TRIGGERS, PostgresMetrics
+from components.monitoring.thresholds import (
+    PHASE_DOWN_TRIGGERS,
+    PHASE_TRIGGERS,
+    USERS,
+    Hold,
+    PostgresMetrics,
+    TriggerCondition,
+)
 
 DASHBOARD_SCHEMA_VERSION = 39
 GPU_SCALE_UP_PERCENT = 85.0
 """001's GPU autoscaler: scale up above 85 % utilisation..."""
 GPU_SCALE_DOWN_PERCENT = 30.0
 """... and down below 30 %."""
-USER_PHASE_LINES = (1_000, 10_000, 100_000, 500_000)
-"""001's signup triggers for leaving phases 1-4: the forecast panel's phase lines."""
+USER_PHASE_LINES = (
+    *sorted({c.threshold for t in PHASE_TRIGGERS.values() for c in t.conditions if c.signal == USERS}),
+    500_000.0,
+)
+"""001's signup triggers for leaving phases 1-3 (the rules' own thresholds) and 4 -> 5 (500,000): the
+forecast panel's phase lines."""
 SCALE_ALERTS = ("GPUScaleUpNeeded", "APIScaleUpNeeded", "DBScaleUpNeeded", "CacheScaleUpNeeded",
                 "LLMQueueBacklog", "HPAMaxedOut", "HPAScaled", "PhaseUpgradeRecommended")  # fmt: skip
 TRIGGERS = '{__name__=~"phasescale:trigger:.+"}'
@@ -76,6 +93,33 @@ def _db_connections(plan: MonitoringPlan) -> str:
     )
 
 
+def _signal_panel(c: TriggerCondition, kind: str, color: str) -> dict[str, Any]:
+    """One condition's recorded series (the rolling daily peak where the rule reads peaks) against
+    its threshold."""
+    series = c.peak_record if c.hold is Hold.DAILY_PEAK else c.signal
+    return _panel(f"{kind}: {c.description}", [_target(series, c.name)], lines=((c.threshold, color),),
+                  description=f"{c.record if kind == 'Move up' else c.name}: {c.expr}")  # fmt: skip
+
+
+def _decision_panels(phase: int) -> list[dict[str, Any]]:
+    """The current phase's move-up triggers and move-down conditions, one panel each, and the
+    move-down conditions' own expressions side by side."""
+    up, down = PHASE_TRIGGERS.get(phase), PHASE_DOWN_TRIGGERS.get(phase)
+    panels = [_signal_panel(c, "Move up", "red") for c in (up.conditions if up else ())]
+    if down:
+        panels.append(_panel(
+            f"Move down {phase} -> {phase - 1}: conditions holding (move at {down.required} of {len(down.conditions)})",
+            [_target(c.expr, c.name, chr(ord("A") + i)) for i, c in enumerate(down.conditions)],
+            kind="stat", lines=((1, "blue"),), base="text",
+            extra={"options": {"reduceOptions": {"calcs": ["lastNotNull"], "values": False}, "colorMode": "background",
+                               "textMode": "name", "graphMode": "none"},
+                   "description": "The move-down expressions (thresholds.PHASE_DOWN_TRIGGERS): blue = holds, "
+                                  "grey = not, no value = not enough history (unknown)."}),
+        )  # fmt: skip
+        panels += [_signal_panel(c, "Move down", "blue") for c in down.conditions]
+    return panels
+
+
 def scaling_dashboard(plan: MonitoringPlan) -> dict[str, Any]:
     """001's "scaling decision" dashboard and 000's instance / CPU / memory / scaling-event panels."""
     t = plan.thresholds
@@ -90,6 +134,7 @@ def scaling_dashboard(plan: MonitoringPlan) -> dict[str, Any]:
         else f"Phase {plan.phase} is the last phase: no upgrade triggers"
     )
     required = float(triggers.required) if triggers else 1.0
+    users = signal_rules(plan.sources)[USERS]
     panels = [
         _panel("GPU utilisation", [
             _target("avg(DCGM_FI_DEV_GPU_UTIL)", "mean"),
@@ -143,10 +188,11 @@ def scaling_dashboard(plan: MonitoringPlan) -> dict[str, Any]:
                                   "graphMode": "area"},
                       "description": "PhaseUpgradeRecommended fires at the threshold (red)."}),
         _panel("Registered users: 30-day forecast with phase lines", [
-            _target("max(phasescale_users_registered)", "users"),
-            _target("predict_linear(max(phasescale_users_registered)[7d:1h], 30 * 86400)", "forecast (+30 d)", "B"),
+            _target(users, "users"),
+            _target(f"predict_linear(({users})[7d:1h], 30 * 86400)", "forecast (+30 d)", "B"),
         ], lines=tuple((float(n), "red") for n in USER_PHASE_LINES),
             description="Signups leaving phase 1 / 2 / 3 / 4 (001)."),
+        *_decision_panels(plan.phase),
     ]  # fmt: skip
     return {
         "uid": "phasescale-scaling",

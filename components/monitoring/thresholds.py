@@ -242,6 +242,62 @@ PHASE_TRIGGERS: dict[int, PhaseTriggers] = {
 }  # fmt: skip
 
 
+# ---------------------------------------------------------------- moving down a phase
+
+SCALE_DOWN_LINE = 30 / 85
+"""001's GPU autoscaler scales down below 30 % and up above 85 %: a move-down threshold is the
+move-up threshold it mirrors times 30/85 (two significant figures), so the two never flap."""
+SCALE_DOWN_CHECKS = 5 / 3
+"""001 scales down after five low checks in a row and up after three high ones: a move-down window
+is the mirrored trigger's window times 5/3, rounded up to whole days."""
+
+
+def _down(
+    up: TriggerCondition, name: str, label: str, unit: str = "", scale: float = 1.0
+) -> TriggerCondition:
+    """The mirror of the move-up trigger ``up`` (the one that brought the stack into its phase): its
+    signal below ``up.threshold * SCALE_DOWN_LINE`` at every evaluation, for ``up``'s window x 5/3."""
+    threshold = float(f"{up.threshold * SCALE_DOWN_LINE:.2g}")
+    days = -(-up.window_s * 5 // (3 * DAY_S))
+    desc = f"{label} < {threshold * scale:g}{unit} at every evaluation for {days} days (mirrors {up.name})"
+    return TriggerCondition(name, desc, up.signal, "<", threshold, Hold.ALWAYS, days * DAY_S)
+
+
+def _up(phase: int, name: str) -> TriggerCondition:
+    (found,) = [c for c in PHASE_TRIGGERS[phase].conditions if c.name == name]
+    return found
+
+
+# Moving down from a phase mirrors the load triggers of the move up into it (cumulative signups,
+# growth and business ratios do not fall with load, so they have no mirror), and only with signals
+# the phase's own rules record (``_phase_group`` records the signals of PHASE_TRIGGERS[phase]); the
+# advisor also checks that the smaller phase would not ask to come straight back. Phase 4 records no
+# trigger signals (it has no move up), so its move-down conditions read as unknown there.
+# "As readily as up": the same count as the move up into the phase.
+PHASE_DOWN_TRIGGERS: dict[int, PhaseTriggers] = {
+    2: PhaseTriggers(2, 3, (
+        _down(_up(1, "dau_at_least_300"), "dau_under_110", "DAU"),
+        _down(_up(1, "gpu_util_peak_over_85pct"), "gpu_util_under_30pct", "GPU utilisation", "%"),
+        _down(_up(1, "api_p95_over_500ms"), "api_p95_under_180ms", "API p95", " ms", 1000),
+        _down(_up(1, "llm_queue_wait_over_10s"), "llm_queue_wait_under_3_5s", "LLM queue wait", " s"),
+    )),
+    3: PhaseTriggers(3, 4, (
+        _down(_up(2, "dau_at_least_2000"), "dau_under_710", "DAU"),
+        _down(_up(2, "gpu_util_peak_over_85pct"), "gpu_util_under_30pct", "GPU utilisation", "%"),
+        _down(_up(2, "api_p95_over_300ms"), "api_p95_under_110ms", "API p95", " ms", 1000),
+        _down(_up(2, "db_tps_over_1000"), "db_tps_under_350", "DB transactions/s"),
+        _down(_up(2, "network_over_500mbps"), "network_under_180mbps", "Node network", " Mbps", 1e-6),
+    )),
+    4: PhaseTriggers(4, 4, (
+        _down(_up(3, "dau_at_least_20000"), "dau_under_7100", "DAU"),
+        _down(_up(3, "gpu_util_peak_over_85pct"), "gpu_util_under_30pct", "GPU utilisation", "%"),
+        _down(_up(3, "api_p95_over_200ms"), "api_p95_under_71ms", "API p95", " ms", 1000),
+        _down(_up(3, "db_tps_over_5000"), "db_tps_under_1800", "DB transactions/s"),
+        _down(_up(3, "network_over_1gbps"), "network_under_350mbps", "Node network", " Mbps", 1e-6),
+    )),
+}  # fmt: skip
+
+
 def retention_days_needed(phase: int) -> int:
     """Days of Prometheus retention the phase's triggers read back (growth also looks 7 days back)."""
     triggers = PHASE_TRIGGERS.get(phase)
