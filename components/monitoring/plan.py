@@ -40,6 +40,13 @@ RETENTION_SIZE_RATIO = 0.85
 RULES_NAME = "phasescale"
 """The one PrometheusRule of the stack. One object for every group keeps its name free of the phase:
 a phase change updates it in place (the trigger group is renamed inside, and absent at the last phase)."""
+MANAGED_OFF = ("kubeControllerManager", "kubeScheduler", "kubeProxy", "kubeEtcd")
+"""Components of kube-prometheus-stack whose scrape (Service + ServiceMonitor) is switched off on managed
+control planes: with them on, their ``*Down`` / TargetDown alerts fire from the first day. Keys as in the
+pinned chart's values.yaml (/work/shared/validation/chart-values/kube-prometheus-stack-values.yaml:
+``kubeControllerManager.enabled``, ``kubeScheduler.enabled``, ``kubeProxy.enabled``, ``kubeEtcd.enabled``)."""
+MANAGED_OFF_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedulerAlerting", "kubeSchedulerRecording")
+"""The matching ``defaultRules.rules`` groups of the same values file (their alerts read only those jobs)."""
 SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 
@@ -70,6 +77,9 @@ class MonitoringPlan:
     grafana_admin_secret: str | None = None
     ingress_class: str = "haproxy"
     runbook_base_url: str | None = None
+    managed_control_plane: bool = False
+    """GKE / EKS: the cloud runs the control plane, so controller manager, scheduler and etcd cannot be
+    scraped, and kube-proxy binds its metrics to 127.0.0.1 on the node (``MANAGED_OFF``)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -186,6 +196,16 @@ def _grafana(plan: MonitoringPlan) -> dict[str, Any]:
     return values
 
 
+def _control_plane(plan: MonitoringPlan) -> dict[str, Any]:
+    """Off on GKE / EKS: the scrapes of ``MANAGED_OFF`` and the rule groups ``MANAGED_OFF_RULES``."""
+    if not plan.managed_control_plane:
+        return {}
+    return {
+        **{key: {"enabled": False} for key in MANAGED_OFF},
+        "defaultRules": {"rules": {key: False for key in MANAGED_OFF_RULES}},
+    }
+
+
 def helm_values(plan: MonitoringPlan) -> dict[str, Any]:
     """kube-prometheus-stack values (chart version: ``components.versions.CHARTS``)."""
     mem = f"{plan.prometheus_memory_gib}Gi"
@@ -223,6 +243,7 @@ def helm_values(plan: MonitoringPlan) -> dict[str, Any]:
             },
         },
         "grafana": _grafana(plan),
+        **_control_plane(plan),
         "nodeExporter": {"enabled": True},
         "kubeStateMetrics": {"enabled": True},
         # kube-state-metrics' default collectors include horizontalpodautoscalers

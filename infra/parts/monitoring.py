@@ -18,7 +18,7 @@ from components.monitoring.alertmanager import SlackChannels
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
-from infra.config import Environment, PostgresEngine, Runtime
+from infra.config import Environment, PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
 
@@ -55,6 +55,7 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         grafana_admin_secret=cfg.grafana_admin_secret,
         ingress_class=INGRESS_CLASS,
         runbook_base_url=cfg.runbook_base_url,
+        managed_control_plane=stack.cluster.target in (Target.GKE, Target.EKS),
     )
 
 
