@@ -13,12 +13,15 @@ the project's (``infra.parts.MONITOR_LABELS``) are selected alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
+    GPU_UTIL,
+    LLM_QUEUE_WAIT,
+    PHASE_TRIGGERS,
     AlertThresholds,
     MetricSources,
     PostgresMetrics,
@@ -47,6 +50,9 @@ pinned chart's values.yaml (/work/shared/validation/chart-values/kube-prometheus
 ``kubeControllerManager.enabled``, ``kubeScheduler.enabled``, ``kubeProxy.enabled``, ``kubeEtcd.enabled``)."""
 MANAGED_OFF_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedulerAlerting", "kubeSchedulerRecording")
 """The matching ``defaultRules.rules`` groups of the same values file (their alerts read only those jobs)."""
+GPU_GROUP = "phasescale.gpu"
+GPU_SIGNALS = frozenset({GPU_UTIL, LLM_QUEUE_WAIT})
+"""Trigger signals read from dcgm-exporter and vLLM: dropped with the GPU alerts when there is no GPU pool."""
 SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 
@@ -80,6 +86,9 @@ class MonitoringPlan:
     managed_control_plane: bool = False
     """GKE / EKS: the cloud runs the control plane, so controller manager, scheduler and etcd cannot be
     scraped, and kube-proxy binds its metrics to 127.0.0.1 on the node (``MANAGED_OFF``)."""
+    gpu: bool = True
+    """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
+    conditions leave the phase triggers (nothing could ever produce their series)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -105,9 +114,15 @@ def validate(plan: MonitoringPlan, sizes_path: str) -> list[Problem]:
 def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
-    return rule_groups(
-        plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url
-    )
+    triggers = PHASE_TRIGGERS.get(plan.phase)
+    if triggers is not None and not plan.gpu:
+        kept = tuple(c for c in triggers.conditions if c.signal not in GPU_SIGNALS)
+        triggers = replace(triggers, conditions=kept, required=min(triggers.required, len(kept)))
+    out = rule_groups(
+        plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
+        triggers=triggers,
+    )  # fmt: skip
+    return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 
 
 def prometheus_rule(plan: MonitoringPlan) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         ingress_class=INGRESS_CLASS,
         runbook_base_url=cfg.runbook_base_url,
         managed_control_plane=stack.cluster.target in (Target.GKE, Target.EKS),
+        gpu=stack.parts.gpu,
     )
 
 

@@ -44,3 +44,14 @@ def test_the_switched_keys_exist_in_the_pinned_chart() -> None:
         assert defaults[key]["enabled"] is True, key
     for key in mp.MANAGED_OFF_RULES:
         assert defaults["defaultRules"]["rules"][key] is True, key
+
+
+def test_without_a_gpu_pool_no_rule_reads_gpu_series() -> None:
+    plan = plan_of("dev", 1)
+    assert not plan.settings.stack.parts.gpu
+    rules = [o for _, o in plan.manifests() if o["kind"] == "PrometheusRule"]
+    text = yaml.safe_dump([o["spec"] for o in rules])
+    assert "DCGM_FI_DEV_GPU_UTIL" not in text and "vllm:" not in text
+    triggers = [r for o in rules for g in o["spec"]["groups"] for r in g["rules"] if r.get("alert") == "PhaseUpgradeRecommended"]
+    # Phase 1 -> 2 asks 3 of the 11 conditions; without GPU/LLM-queue signals 3 of the 9 left.
+    assert [t["expr"].endswith(">= 3") and t["expr"].count("== 1") == 9 for t in triggers] == [True]
