@@ -206,6 +206,13 @@ IMAGES: dict[str, Image] = {
         " (chart 5.0.19, appVersion 2.6.15); milvus.io/docs/v2.6.x/release_notes.md (v2.6.15, 2026-04-24)",
     ),
     # The chart's appVersion (4.8.2) is not a published image tag, so the tag is set explicitly.
+    # Managed PostgreSQL (Cloud SQL, RDS) exporter: components/monitoring/exporters.py.
+    "postgres-exporter": Image(
+        "quay.io/prometheuscommunity/postgres-exporter",
+        "v0.20.1",
+        "prometheus-community/helm-charts charts/prometheus-postgres-exporter/Chart.yaml appVersion v0.20.1"
+        " (chart 8.2.0) @ cf408a290aec489277a94450bb3511432477a53a; values.yaml image.registry/repository",
+    ),
     "dcgm-exporter": Image(
         "nvcr.io/nvidia/k8s/dcgm-exporter",
         "4.5.3-4.8.2-distroless",
