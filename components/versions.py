@@ -176,18 +176,27 @@ IMAGES: dict[str, Image] = {
         "cloudnative-pg/cloudnative-pg pkg/versions/versions.go DefaultPgbouncerImage"
         " @ v1.30.0 (and main a95a534dbe0854495b863bbc1b7651f74d310916)",
     ),
-    # Defaults of the redis / redis-cluster / redis-replication charts shipped beside operator 0.26.
+    # Not the charts' default v7.0.15 (7.0 is past end of life and exposed to CVE-2025-49844, fixed in
+    # 7.2.11, 7.4.6 and 8.2.2): OT-CONTAINER-KIT/redis builds quay.io/opstree/redis and redis-sentinel
+    # as v<Redis release> for every new Redis release (.github/workflows/auto-redis-version-check.yaml
+    # @ 066d6228dd542647918b88f637069fe5e893e3c8), and the operator's own tests run
+    # quay.io/opstree/redis-sentinel:v8.2.2 (internal/k8sutils/sentinel_volume_mount_test.go
+    # @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a, commit 44479b3d) and an e2e suite on Redis 8
+    # (tests/e2e-chainsaw/v1beta2/version-v8). RDB files of 8.2 load into 7.4+ only, not 7.0.
     "redis": Image(
         "quay.io/opstree/redis",
-        "v7.0.15",
-        "OT-CONTAINER-KIT/redis-operator charts/redis-cluster/values.yaml (and redis, redis-replication)"
-        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+        "v8.2.2",
+        "OT-CONTAINER-KIT/redis .github/workflows/auto-redis-version-check.yaml + manual-release.yaml"
+        " @ 066d6228dd542647918b88f637069fe5e893e3c8 (tag v<Redis release>); Redis 8.2.2 fixes CVE-2025-49844",
     ),
+    # The operator's chart default quay.io/opstree/redis-exporter:v1.44.0 (2022) is a rebuild of
+    # oliver006/redis_exporter; the upstream image, current release, as prometheus-community's chart
+    # pins it (and the managed-cache exporter in components/monitoring/exporters_plan.py uses).
     "redis-exporter": Image(
-        "quay.io/opstree/redis-exporter",
-        "v1.44.0",
-        "OT-CONTAINER-KIT/redis-operator charts/redis-cluster/values.yaml redisExporter.tag"
-        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+        "oliver006/redis_exporter",
+        "v1.89.0",
+        "prometheus-community/helm-charts charts/prometheus-redis-exporter/Chart.yaml appVersion v1.89.0"
+        " (chart 6.29.0) @ cf408a290aec489277a94450bb3511432477a53a; values.yaml image.repository",
     ),
     # milvus-operator works with Milvus >= v2.0.0 (README) and defaults to v2.6.11 (pkg/config/config.go @ v1.3.8).
     "milvus": Image(
@@ -197,6 +206,13 @@ IMAGES: dict[str, Image] = {
         " (chart 5.0.19, appVersion 2.6.15); milvus.io/docs/v2.6.x/release_notes.md (v2.6.15, 2026-04-24)",
     ),
     # The chart's appVersion (4.8.2) is not a published image tag, so the tag is set explicitly.
+    # Managed PostgreSQL (Cloud SQL, RDS) exporter: components/monitoring/exporters.py.
+    "postgres-exporter": Image(
+        "quay.io/prometheuscommunity/postgres-exporter",
+        "v0.20.1",
+        "prometheus-community/helm-charts charts/prometheus-postgres-exporter/Chart.yaml appVersion v0.20.1"
+        " (chart 8.2.0) @ cf408a290aec489277a94450bb3511432477a53a; values.yaml image.registry/repository",
+    ),
     "dcgm-exporter": Image(
         "nvcr.io/nvidia/k8s/dcgm-exporter",
         "4.5.3-4.8.2-distroless",
@@ -233,12 +249,12 @@ IMAGES: dict[str, Image] = {
         "seaweedfs/seaweedfs tag 4.44 (k8s/charts/seaweedfs/Chart.yaml appVersion 4.44; the chart's image"
         " default is chrislusf/seaweedfs:<appVersion>); Docker Hub chrislusf/seaweedfs",
     ),
-    # Default of the redis-sentinel chart beside operator 0.26 (same Redis release as "redis").
+    # Same Redis release as "redis" (built together by OT-CONTAINER-KIT/redis, see above).
     "redis-sentinel": Image(
         "quay.io/opstree/redis-sentinel",
-        "v7.0.15",
-        "OT-CONTAINER-KIT/redis-operator charts/redis-sentinel/values.yaml redisSentinel.image/tag"
-        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a",
+        "v8.2.2",
+        "OT-CONTAINER-KIT/redis-operator internal/k8sutils/sentinel_volume_mount_test.go"
+        " @ 5dd04e17419a9a32bd0d220fc9dae5dffbf4f39a; OT-CONTAINER-KIT/redis Dockerfile.sentinel",
     ),
     # The Redis backup job (components/redis/backup_plan.py): rclone uploads the operator's RDB files,
     # the cloud CLIs call Memorystore's export/backup and ElastiCache's snapshot APIs.

@@ -42,6 +42,9 @@ class CdnBucketArgs:
     price_class: str = "PriceClass_200"
     store: cp.StorePlan | None = None
     """The dev store (``Cloud.CLUSTER`` only)."""
+    cdn: bool = True
+    """GCP / AWS: the CDN in front of the bucket. False: the bucket alone (no replica), so a stack that
+    moves below the CDN's phase keeps its bucket and its objects, and moving back up only adds the CDN."""
 
 
 @dataclass

@@ -69,6 +69,9 @@ def build_aws(owner: pulumi.ComponentResource, name: str, a: CdnBucketArgs, out:
     child = pulumi.ResourceOptions(parent=owner)
     stateful = pulumi.ResourceOptions(parent=owner, protect=a.protect)
     bucket, settings = _s3_bucket(owner, name, child, stateful, "", cp.bucket_name(a.bucket), None)
+    out.bucket_name = bucket.bucket
+    if not a.cdn:
+        return
     oac = aws.cloudfront.OriginAccessControl(
         f"{name}-oac",
         name=a.bucket,
@@ -154,7 +157,6 @@ def build_aws(owner: pulumi.ComponentResource, name: str, a: CdnBucketArgs, out:
         )
     if replica is not None:
         _s3_replication(owner, name, child, bucket, replica, settings + replica_settings, out)
-    out.bucket_name = bucket.bucket
     out.hostname = pulumi.Output.from_input(a.domain) if a.domain else distribution.domain_name
     out.cdn_id = distribution.id
 

@@ -13,7 +13,9 @@
 - Cluster (target existing): SeaweedFS ``weed server -s3`` as a one-replica StatefulSet with a
   volume, a ClusterIP Service and a NetworkPolicy.
 
-Buckets keep their names across phases, never ``force_destroy``, and are protected when asked.
+Buckets keep their names across phases, never ``force_destroy``, and are protected when asked. With
+``cdn=False`` (GCP, AWS) only the bucket (and on AWS its ownership, public access block, encryption,
+versioning and lifecycle) is built: the part keeps it below the CDN's phase, so no phase move deletes it.
 """
 
 from __future__ import annotations

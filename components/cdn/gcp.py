@@ -32,9 +32,12 @@ def build_gcp(owner: pulumi.ComponentResource, name: str, a: CdnBucketArgs, out:
     """The GCP resources, children of ``owner``; fills ``out``."""
     child = pulumi.ResourceOptions(parent=owner)
     stateful = pulumi.ResourceOptions(parent=owner, protect=a.protect)
+    bucket = _gcs_bucket(name, a, stateful, "", cp.bucket_name(a.bucket), a.location)
+    out.bucket_name = bucket.name
+    if not a.cdn:
+        return
     assert a.domain and a.gcp_project and a.gcp_project_number, "checked by the cdn part's validate()"
     project, number = a.gcp_project, a.gcp_project_number
-    bucket = _gcs_bucket(name, a, stateful, "", cp.bucket_name(a.bucket), a.location)
     backend = gcp.compute.BackendBucket(
         f"{name}-backend",
         name=f"{a.bucket}-backend",
@@ -141,7 +144,6 @@ def build_gcp(owner: pulumi.ComponentResource, name: str, a: CdnBucketArgs, out:
     )
     if a.replica_location:
         _gcs_replica(owner, name, a, child, stateful, bucket, a.replica_location, project, number, out)
-    out.bucket_name = bucket.name
     out.hostname = pulumi.Output.from_input(a.domain)
     out.cdn_id = https_rule.id
     out.address = address.address

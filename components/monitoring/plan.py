@@ -13,12 +13,15 @@ the project's (``infra.parts.MONITOR_LABELS``) are selected alike.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
+    GPU_UTIL,
+    LLM_QUEUE_WAIT,
+    PHASE_TRIGGERS,
     AlertThresholds,
     MetricSources,
     PostgresMetrics,
@@ -40,6 +43,16 @@ RETENTION_SIZE_RATIO = 0.85
 RULES_NAME = "phasescale"
 """The one PrometheusRule of the stack. One object for every group keeps its name free of the phase:
 a phase change updates it in place (the trigger group is renamed inside, and absent at the last phase)."""
+MANAGED_OFF = ("kubeControllerManager", "kubeScheduler", "kubeProxy", "kubeEtcd")
+"""Components of kube-prometheus-stack whose scrape (Service + ServiceMonitor) is switched off on managed
+control planes: with them on, their ``*Down`` / TargetDown alerts fire from the first day. Keys as in the
+pinned chart's values.yaml (/work/shared/validation/chart-values/kube-prometheus-stack-values.yaml:
+``kubeControllerManager.enabled``, ``kubeScheduler.enabled``, ``kubeProxy.enabled``, ``kubeEtcd.enabled``)."""
+MANAGED_OFF_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedulerAlerting", "kubeSchedulerRecording")
+"""The matching ``defaultRules.rules`` groups of the same values file (their alerts read only those jobs)."""
+GPU_GROUP = "phasescale.gpu"
+GPU_SIGNALS = frozenset({GPU_UTIL, LLM_QUEUE_WAIT})
+"""Trigger signals read from dcgm-exporter and vLLM: dropped with the GPU alerts when there is no GPU pool."""
 SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 
@@ -70,6 +83,12 @@ class MonitoringPlan:
     grafana_admin_secret: str | None = None
     ingress_class: str = "haproxy"
     runbook_base_url: str | None = None
+    managed_control_plane: bool = False
+    """GKE / EKS: the cloud runs the control plane, so controller manager, scheduler and etcd cannot be
+    scraped, and kube-proxy binds its metrics to 127.0.0.1 on the node (``MANAGED_OFF``)."""
+    gpu: bool = True
+    """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
+    conditions leave the phase triggers (nothing could ever produce their series)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -95,9 +114,15 @@ def validate(plan: MonitoringPlan, sizes_path: str) -> list[Problem]:
 def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
-    return rule_groups(
-        plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url
-    )
+    triggers = PHASE_TRIGGERS.get(plan.phase)
+    if triggers is not None and not plan.gpu:
+        kept = tuple(c for c in triggers.conditions if c.signal not in GPU_SIGNALS)
+        triggers = replace(triggers, conditions=kept, required=min(triggers.required, len(kept)))
+    out = rule_groups(
+        plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
+        triggers=triggers,
+    )  # fmt: skip
+    return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 
 
 def prometheus_rule(plan: MonitoringPlan) -> dict[str, Any]:
@@ -186,6 +211,16 @@ def _grafana(plan: MonitoringPlan) -> dict[str, Any]:
     return values
 
 
+def _control_plane(plan: MonitoringPlan) -> dict[str, Any]:
+    """Off on GKE / EKS: the scrapes of ``MANAGED_OFF`` and the rule groups ``MANAGED_OFF_RULES``."""
+    if not plan.managed_control_plane:
+        return {}
+    return {
+        **{key: {"enabled": False} for key in MANAGED_OFF},
+        "defaultRules": {"rules": {key: False for key in MANAGED_OFF_RULES}},
+    }
+
+
 def helm_values(plan: MonitoringPlan) -> dict[str, Any]:
     """kube-prometheus-stack values (chart version: ``components.versions.CHARTS``)."""
     mem = f"{plan.prometheus_memory_gib}Gi"
@@ -223,6 +258,7 @@ def helm_values(plan: MonitoringPlan) -> dict[str, Any]:
             },
         },
         "grafana": _grafana(plan),
+        **_control_plane(plan),
         "nodeExporter": {"enabled": True},
         "kubeStateMetrics": {"enabled": True},
         # kube-state-metrics' default collectors include horizontalpodautoscalers

@@ -107,7 +107,10 @@ def cnpg_cluster_spec(
         "primaryUpdateStrategy": "unsupervised",
         "primaryUpdateMethod": "switchover",
         "enableSuperuserAccess": False,
-        "enablePDB": True,
+        # CNPG's primary PDB is minAvailable 1: with one instance it allows no eviction and blocks
+        # every node drain, protecting nothing (no standby to fail over to). CNPG's "Kubernetes
+        # upgrade and maintenance" docs: set enablePDB false for single-instance clusters.
+        "enablePDB": sizing.read_replicas > 0,
         "storage": storage,
         "resources": _guaranteed(str(sizing.cpu), f"{sizing.memory_gib}Gi"),
         "postgresql": {"parameters": cnpg_parameters(sizing)},

@@ -141,7 +141,8 @@ def cloudsql_instances(
             "disk_type": "PD_SSD",
             "disk_size": sizing.storage_gib,
             "disk_autoresize": True,
-            "deletion_protection_enabled": True,
+            # Replicas are rebuilt from the primary: protecting them would block every move down.
+            "deletion_protection_enabled": primary,
             "ip_configuration": {"ipv4_enabled": False, "private_network": o.network,
                                  "ssl_mode": "ENCRYPTED_ONLY"},
             "database_flags": cloudsql_flags(sizing),
@@ -165,11 +166,14 @@ def cloudsql_instances(
         name, name=cloud_name, project=o.project, region=o.region, database_version=CLOUDSQL_VERSION,
         deletion_protection=True, settings=settings(True), opts=after_peering,
     )
+    # Read replicas hold no data of their own: neither Pulumi-protected nor deletion-protected, so a
+    # phase move down removes them (the primary keeps both).
+    replica_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[peering]))
     replicas = [
         gcp.sql.DatabaseInstance(
             f"{name}-replica-{i}", name=f"{cloud_name}-replica-{i}", project=o.project, region=o.region,
-            database_version=CLOUDSQL_VERSION, master_instance_name=primary.name, deletion_protection=True,
-            settings=settings(False), opts=after_peering,
+            database_version=CLOUDSQL_VERSION, master_instance_name=primary.name, deletion_protection=False,
+            settings=settings(False), opts=replica_opts,
         )
         for i in range(1, sizing.read_replicas + 1)
     ]
@@ -215,11 +219,15 @@ def rds_instances(
         "vpc_security_group_ids": [group.id],
         "parameter_group_name": params.name,
         "publicly_accessible": False,
-        "deletion_protection": True,
         "performance_insights_enabled": True,
         "performance_insights_retention_period": 7,
         "auto_minor_version_upgrade": True,
         "copy_tags_to_snapshot": True,
+        # A phase move (instance class, storage growth) is a reviewed change: apply it now, not in the
+        # next maintenance window (the provider's default, apply_immediately=false). Instance class
+        # changes restart the instance (a Multi-AZ failover from phase 3). Source: Pulumi aws.rds.Instance
+        # docs, "applyImmediately"; AWS RDS User Guide, "Modifying an Amazon RDS DB instance".
+        "apply_immediately": True,
     }
     primary = aws.rds.Instance(
         name,
@@ -240,6 +248,7 @@ def rds_instances(
         enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
         skip_final_snapshot=False,
         final_snapshot_identifier=f"{cloud_name}-final",
+        deletion_protection=True,
         **common,
         opts=data,
     )
@@ -249,8 +258,9 @@ def rds_instances(
             identifier=f"{cloud_name}-replica-{i}",
             replicate_source_db=primary.identifier,
             skip_final_snapshot=True,
+            deletion_protection=False,  # rebuildable from the primary; protected, it blocks a move down
             **common,
-            opts=data,
+            opts=child,
         )
         for i in range(1, sizing.read_replicas + 1)
     ]

@@ -127,6 +127,9 @@ def data_spec(plan: RedisPlan) -> dict[str, object]:
         }
         spec.update(
             clusterSize=plan.shards,
+            # "v7" also for the Redis 8 image: operator 0.26 compares clusterVersion == "v7" to pick
+            # hostname-based discovery; "v8" would fall back to the Redis 6 IP-based code path
+            # (OT-CONTAINER-KIT/redis-operator PR commit c353a1ad, tests/e2e-chainsaw/v1beta2/version-v8).
             clusterVersion="v7",
             persistenceEnabled=True,
             redisLeader={**role, "replicas": plan.shards},

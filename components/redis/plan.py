@@ -84,9 +84,9 @@ class RedisPlan:
     replicas_per_shard: int = 0
     sentinels: int = 0
     appendonly: bool = True
-    image: str = "quay.io/opstree/redis:v7.0.15"
-    sentinel_image: str = "quay.io/opstree/redis-sentinel:v7.0.15"
-    exporter_image: str = "quay.io/opstree/redis-exporter:v1.44.0"
+    image: str = "quay.io/opstree/redis:v8.2.2"
+    sentinel_image: str = "quay.io/opstree/redis-sentinel:v8.2.2"
+    exporter_image: str = "oliver006/redis_exporter:v1.89.0"
     monitoring_namespace: str | None = None
     """Namespace of Prometheus; ``None``: no scrape access and no PodMonitor."""
     data_pool: bool = False

@@ -1,7 +1,9 @@
 """The cdn part: object storage behind a CDN (components/cdn/bucket.py).
 
-- gke / eks: a private bucket and its CDN from the catalog's phase (3 by default), built once, in the
-  primary region (the CDN is global). With ``crossRegionReplication`` (phase 4) a replica bucket in
+- gke / eks: a private bucket whenever the part is on, at every phase, and its CDN from the catalog's
+  phase (3 by default), built once, in the primary region (the CDN is global). The bucket exists
+  below the CDN's phase too, so moving down (3 -> 2) removes the CDN and keeps the bucket and its
+  objects; moving back up adds only the CDN. With ``crossRegionReplication`` (phase 4) a replica bucket in
   the second listed region; on AWS it is also CloudFront's failover origin. Buckets keep their names
   across phases and are protected in production.
 - existing: an in-cluster S3 store (SeaweedFS) in every region's cluster, whenever the part is on,
@@ -124,12 +126,10 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             "bucket": base,
             "credentials": f"secret {store.credentials_secret} (key s3.json), created with kubectl",
         }
-    if not sizes.enabled:
-        return {"enabled": False}
     if not ctx.primary:
-        return {"enabled": True, "builtIn": s.active_regions[0]}
+        return {"enabled": sizes.enabled, "builtIn": s.active_regions[0]}
     replica_location = None
-    if sizes.cross_region_replication:
+    if sizes.enabled and sizes.cross_region_replication:
         replica_location = list(cfg.regions.values())[1].location
     signed_url_key = s.secrets.get(SIGNED_URL_KEY)
     bucket = CdnBucket(
@@ -148,9 +148,12 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             signed_url_key=signed_url_key,
             acm_certificate_arn=cfg.cdn.acm_certificate_arn,
             price_class=sizes.price_class,
+            cdn=sizes.enabled,
         ),
         opts=_cloud_opts(ctx),
     )
+    if not sizes.enabled:
+        return {"enabled": False, "bucket": bucket.bucket_name}
     out: dict[str, Any] = {"enabled": True, "bucket": bucket.bucket_name, "hostname": bucket.hostname,
                            "cdnId": bucket.cdn_id}
     if replica_location:

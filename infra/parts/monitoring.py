@@ -19,7 +19,7 @@ from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
-from infra.config import Environment, PostgresEngine, Runtime
+from infra.config import Environment, PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
 
@@ -56,6 +56,8 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         grafana_admin_secret=cfg.grafana_admin_secret,
         ingress_class=INGRESS_CLASS,
         runbook_base_url=cfg.runbook_base_url,
+        managed_control_plane=stack.cluster.target in (Target.GKE, Target.EKS),
+        gpu=stack.parts.gpu,
     )
 
 

@@ -217,13 +217,29 @@ def test_s3_replica_in_the_second_region_replicates_and_is_the_failover_origin()
 # --- The stacks: phases, regions, protection ------------------------------------------------------------
 
 
+BUCKET_ONLY = {
+    "aws:s3/bucket:Bucket": ["seoul-cdn"],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ["seoul-cdn-ownership"],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["seoul-cdn-public-access"],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ["seoul-cdn-sse"],
+    "aws:s3/bucketVersioning:BucketVersioning": ["seoul-cdn-versioning"],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ["seoul-cdn-lifecycle"],
+}
+
+
 def test_eks_stack_cdn_is_off_in_phase_2_on_in_3_and_replicated_in_4() -> None:
     def cdn_of(phase: int) -> list[planner.Record]:
         return [r for r in plan_of("prod-aws", phase).records if r.parent == f"{CDN_TYPE}::seoul-cdn"]
 
-    assert not cdn_of(2)
-    assert not plan_of("prod-aws", 2).of_type(CDN_TYPE)
+    # Below the CDN's phase: the bucket alone (kept, so 3 -> 2 deletes no bucket), no distribution.
+    for phase in (1, 2):
+        got: dict[str, list[str]] = {}
+        for r in cdn_of(phase):
+            got.setdefault(r.type, []).append(r.name)
+        assert got == BUCKET_ONLY, phase
     three = {r.name: r for r in cdn_of(3)}
+    assert {r.name: r.inputs for r in cdn_of(2)} == {n: three[n].inputs for n in three if n in
+                                                     {x for names in BUCKET_ONLY.values() for x in names}}
     assert three["seoul-cdn"].inputs["bucket"] == "phasescale-prod-aws-cdn"
     assert three["seoul-cdn"].protect is True  # production
     assert {r.provider for r in three.values()} == {"seoul-aws"}

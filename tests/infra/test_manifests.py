@@ -56,7 +56,7 @@ def redis_backup_jobs() -> list[tuple[str, dict[str, Any]]]:
             shards = 3 if mode is rp.Mode.CLUSTER else 1
             plan = bp.BackupPlan(
                 redis=rp.RedisPlan(mode=mode, shards=shards, storage_class="premium-rwo"),
-                images=bp.Images(redis="quay.io/opstree/redis:v7.0.15", rclone="rclone/rclone:1.75.1",
+                images=bp.Images(redis="quay.io/opstree/redis:v8.2.2", rclone="rclone/rclone:1.75.1",
                                  gcloud="unused", aws="unused"),
                 store=store, bucket="b", endpoint_url="http://minio:9000", secret_name="s3-keys",
                 location="ap-northeast-2",

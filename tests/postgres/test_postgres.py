@@ -209,7 +209,12 @@ def test_cloudsql_primary_replicas_and_pgbouncer(tmp_path: Path) -> None:
     assert {"name": "max_connections", "value": "400"} in s["databaseFlags"]
     replicas = [r for r in plan.of_type("gcp:sql/databaseInstance:DatabaseInstance") if r is not primary]
     assert sorted(r.name for r in replicas) == ["seoul-pg-replica-1", "seoul-pg-replica-2"]
-    assert all(r.inputs["masterInstanceName"] == "t-seoul-pg" and r.protect for r in replicas)
+    # Replicas are rebuildable: neither protected nor deletion-protected, so a move down removes them.
+    for r in replicas:
+        assert r.inputs["masterInstanceName"] == "t-seoul-pg" and not r.protect
+        assert r.inputs["deletionProtection"] is False
+        assert r.inputs["settings"]["deletionProtectionEnabled"] is False
+    assert s["deletionProtectionEnabled"] is True
     assert plan.named("gcp:compute/globalAddress:GlobalAddress", "seoul-pg-psa").inputs["purpose"] == "VPC_PEERING"
     assert plan.named("gcp:servicenetworking/connection:Connection", "seoul-pg-psa")
     assert not plan.of_type(CNPG + "Cluster")
@@ -244,7 +249,11 @@ def test_rds_primary_replicas_and_parameters(tmp_path: Path) -> None:
     assert i["password"] == planner.REDACTED
     replicas = sorted((r for r in plan.of_type("aws:rds/instance:Instance") if r is not primary), key=lambda r: r.name)
     assert [r.name for r in replicas] == ["seoul-pg-replica-1", "seoul-pg-replica-2"]
-    assert all(r.inputs["replicateSourceDb"] == "t-seoul-pg" and r.protect for r in replicas)
+    # Replicas are rebuildable: no protection, so a move down removes them; every change applies now.
+    assert i["applyImmediately"] is True
+    for r in replicas:
+        assert r.inputs["replicateSourceDb"] == "t-seoul-pg" and not r.protect
+        assert (r.inputs["deletionProtection"], r.inputs["applyImmediately"]) == (False, True)
     sg = plan.named("aws:ec2/securityGroup:SecurityGroup", "seoul-pg-sg").inputs
     assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["10.0.0.0/16"],
                               "description": "PostgreSQL clients in the VPC"}]

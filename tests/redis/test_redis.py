@@ -57,7 +57,7 @@ def test_phase_1_is_a_standalone_512mb_redis_with_exactly_these_children() -> No
     assert cr["metadata"]["name"] == "redis"
     spec = cr["spec"]
     assert spec["redisConfig"] == {"additionalRedisConfig": "redis-config"}
-    assert spec["kubernetesConfig"]["image"] == "quay.io/opstree/redis:v7.0.15"
+    assert spec["kubernetesConfig"]["image"] == "quay.io/opstree/redis:v8.2.2"
     assert spec["kubernetesConfig"]["redisSecret"] == {"name": "redis-auth", "key": "password"}
     assert spec["kubernetesConfig"]["resources"] == {
         "requests": {"cpu": "250m", "memory": "768Mi"}, "limits": {"cpu": "500m", "memory": "768Mi"},
@@ -90,7 +90,7 @@ def test_phase_2_is_replication_with_sentinels_16gb_allkeys_lru() -> None:
     sentinel = got[(CR + "RedisSentinel", "seoul-redis-sentinel")].inputs
     assert sentinel["metadata"]["name"] == "redis-sentinel"
     assert sentinel["spec"]["clusterSize"] == 3
-    assert sentinel["spec"]["kubernetesConfig"]["image"] == "quay.io/opstree/redis-sentinel:v7.0.15"
+    assert sentinel["spec"]["kubernetesConfig"]["image"] == "quay.io/opstree/redis-sentinel:v8.2.2"
     assert sentinel["spec"]["redisSentinelConfig"] == {
         "redisReplicationName": "redis",
         "redisReplicationPassword": {"secretKeyRef": {"name": "redis-auth", "key": "password"}},

@@ -73,7 +73,7 @@ def test_gke_operator_copies_each_rdb_to_a_protected_bucket_it_may_only_write(tm
         "iam.gke.io/gcp-service-account": "seoul-redis-backup@mock.iam.gserviceaccount.com"}
     pod = pod_of(plan)
     (dump,), (upload,) = pod["initContainers"], pod["containers"]
-    assert dump["image"] == "quay.io/opstree/redis:v7.0.15" and dump["command"][2] == bp.DUMP_SCRIPT
+    assert dump["image"] == "quay.io/opstree/redis:v8.2.2" and dump["command"][2] == bp.DUMP_SCRIPT
     assert env_of(dump)["REDIS_HOST"] == "redis-leader" and env_of(dump)["REDIS_MODE"] == "cluster"
     assert env_of(dump)["REDIS_PASSWORD_FILE"] == "/var/run/secrets/phasescale/auth/password"
     auth = next(v for v in pod["volumes"] if v["name"] == "auth")

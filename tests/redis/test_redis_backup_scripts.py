@@ -1,5 +1,6 @@
-"""The Redis backup job's scripts, run for real: Debian's redis-server (the same 7.0.15 as the operator's
-image) on loopback, standalone and a 3x2 cluster, then rclone to a local remote, and the RDB files
+"""The Redis backup job's scripts, run for real: Debian's redis-server (7.0.15 on bookworm; the operator's
+image is 8.2.2, whose RDB format version 12 a 7.0 server cannot load, so a restore goes into 7.4+ and
+these tests check the scripts, not cross-version loading) on loopback, standalone and a 3x2 cluster, then rclone to a local remote, and the RDB files
 loaded back into a fresh Redis. The cloud CLIs (gcloud, aws) are stand-ins that record their calls and
 answer like the real ones, so the scripts' own logic (names, retention) is what is tested."""
 

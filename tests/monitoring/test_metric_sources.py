@@ -1,0 +1,86 @@
+"""Every metric an alert, a recording rule or a KEDA trigger reads is produced by a scrape the plan
+deploys, in every cluster of every stack at every phase (``components.monitoring.metrics``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from components.monitoring.metrics import Producer, metric_names, producers, unproduced
+from infra import plan as planner
+from tests.planning import PHASES, STACKS, plan_of
+
+
+def per_cluster(plan: planner.Plan) -> dict[str, tuple[list[dict[str, Any]], dict[str, str], set[Producer]]]:
+    manifests: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cluster, obj in plan.manifests():
+        manifests[cluster].append(obj)
+    releases: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cluster, rel in plan.helm_releases():
+        releases[cluster].append(rel)
+    services = [n for n, s in plan.settings.stack.services.items() if s.runtime.value == "kubernetes"]
+    out = {}
+    for cluster, objs in manifests.items():
+        groups = [g for o in objs if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"]]
+        keda = {
+            f"ScaledObject {o['metadata']['name']} trigger {i}": t["metadata"]["query"]
+            for o in objs if o["kind"] == "ScaledObject"
+            for i, t in enumerate(o["spec"]["triggers"]) if t["type"] == "prometheus"
+        }  # fmt: skip
+        out[cluster] = (groups, keda, producers(objs, releases[cluster], services))
+    return out
+
+
+def known_gaps(plan: planner.Plan) -> set[Producer]:
+    """OPEN (issue 10): no exporter is deployed for the managed engines yet (Cloud SQL / RDS need
+    postgres_exporter, Memorystore / ElastiCache redis_exporter or the cloud's metrics), so their
+    database and cache rules have no data. Listed here so the gap is exact: a new unproduced metric
+    fails, and deploying the exporter fails until its line goes."""
+    stack = plan.settings.stack
+    gaps = set()
+    if stack.parts.postgres and stack.postgres.engine.value != "cnpg":
+        gaps.add(Producer.POSTGRES_EXPORTER)
+    if stack.parts.redis and stack.redis.engine.value != "operator":
+        gaps.add(Producer.REDIS_EXPORTER)
+    return gaps
+
+
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_metric_read_is_produced(stack: str, phase: int) -> None:
+    plan = plan_of(stack, phase)
+    clusters = per_cluster(plan)
+    assert clusters
+    gaps = known_gaps(plan)
+    for cluster, (groups, keda, found) in clusters.items():
+        assert groups, cluster
+        assert unproduced(groups, keda, found | gaps) == [], (cluster, sorted(found))
+        for gap in gaps:  # each listed gap is real: without its producer some rule has no data
+            assert gap not in found and unproduced(groups, keda, found | (gaps - {gap})), (cluster, gap)
+
+
+def test_metric_names_of_the_rule_shapes() -> None:
+    assert metric_names(
+        'label_replace(sum by (namespace, pod) (rate(cnpg_pg_stat_database_xact_commit[5m])), "service", "$1", "pod", "(.+)-[0-9]+")'
+    ) == {"cnpg_pg_stat_database_xact_commit"}
+    assert metric_names("max(a_total offset 7d) / on (x) group_left (y) b:c:d{l=~\"v\"} > bool 5e+08") == {"a_total", "b:c:d"}
+
+
+def test_a_managed_database_without_its_exporter_is_caught() -> None:
+    # Breaks: the rules of a postgres_exporter source with no postgres-exporter monitor deployed.
+    groups = [{"name": "g", "rules": [
+        {"alert": "DatabaseConnectionsHigh", "expr": "sum by (pod) (pg_stat_activity_count) > 1"},
+        {"record": "phasescale:x", "expr": "sum(redis_memory_used_bytes)"},
+        {"alert": "Uses", "expr": "phasescale:x > 1"},
+    ]}]  # fmt: skip
+    keda = {"ScaledObject api trigger 1": 'sum(rate(http_requests_total{service="api"}[2m]))'}
+    assert unproduced(groups, keda, {Producer.SERVICES}) == [
+        "DatabaseConnectionsHigh: pg_stat_activity_count", "phasescale:x: redis_memory_used_bytes",
+    ]  # fmt: skip
+    assert unproduced(groups, keda, {Producer.SERVICES, Producer.POSTGRES_EXPORTER, Producer.REDIS_EXPORTER}) == []
+    assert unproduced(groups, keda, set()) == [
+        "DatabaseConnectionsHigh: pg_stat_activity_count", "ScaledObject api trigger 1: http_requests_total",
+        "phasescale:x: redis_memory_used_bytes",
+    ]  # fmt: skip
