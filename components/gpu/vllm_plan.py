@@ -11,9 +11,10 @@ presets are in :mod:`components.gpu.presets`.
 Parallelism. One replica is one vLLM server using ``tp x pp`` GPUs. Tensor parallelism splits every
 layer across ``tp`` GPUs that talk over NVLink/PCIe on every token, so it stays inside one node and
 vLLM requires ``tp`` to divide the attention heads (and the KV heads to divide ``tp`` or the
-reverse). Pipeline parallelism splits the layers into ``pp`` stages, one node each (``tp`` must then
-equal the node's GPU count, otherwise Ray may pack stages onto one node and the node counts below
-are wrong). With ``pp == 1`` replicas pack: a node with ``g`` GPUs holds ``g // tp`` replicas.
+reverse). Pipeline parallelism would split the layers into ``pp`` stages, one node each, through a
+Ray cluster per replica; the pool runs a plain Deployment, so validation refuses ``pp > 1`` and the
+counts below carry ``pp`` only for that check. Replicas pack: a node with ``g`` GPUs holds
+``g // tp`` replicas.
 
 Memory (checked per replica)::
 
