@@ -132,6 +132,19 @@ def node_shape(spec: VllmPoolSpec) -> NodeShape | None:
     return None
 
 
+def pool_shape(spec: VllmPoolSpec) -> str:
+    """What a GPU node of the pool is, as a name part: the GKE machine type (with its GPU count where
+    the machine takes several, N1 + T4) or the EKS instance type (``g6-12xlarge``). Node pools are
+    named by it, never by the phase: a phase move that changes the node creates a new pool beside the
+    old one instead of replacing a pool under its own name (which the clouds refuse: the name is taken)."""
+    shape = node_shape(spec)
+    if shape is None or shape.machine is None:
+        raise ValueError(f"no cloud node for {spec.cloud} {spec.accelerator!r}: call validate() before planning")
+    if spec.cloud == Cloud.GKE and len(shape.machine.gpu_counts) > 1:
+        return f"{shape.machine.name}-{shape.gpus_per_node}gpu"
+    return shape.machine.name.replace(".", "-")
+
+
 def gpus_per_replica(spec: VllmPoolSpec) -> int:
     return spec.tensor_parallel_size * spec.pipeline_parallel_size
 
