@@ -3,12 +3,14 @@ region (or the stack's zones) does not sell the GPU."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.gpu import catalog as gc
+from components.gpu import vllm_plan as vp
 from components.gpu import zones as gz
 from infra import plan as planner
 from tests.gpu.test_vllm_gpu_pool import refused
@@ -153,3 +155,18 @@ def test_a_region_without_a_zone_table_is_a_config_error(tmp_path: Path, monkeyp
         "phasescale:regions.iowa.location: got 'us-central1'; a region with a GPU zone table "
         "(asia-northeast3, asia-northeast1); add us-central1's row"
     )
+
+
+def test_every_catalog_shape_gives_valid_cloud_pool_names() -> None:
+    """Pool names carry the shape: every machine and instance type in the catalogs must give a name
+    the clouds accept (EKS node group names: at most 63 characters, terraform-provider-aws
+    internal/service/eks/node_group.go; GKE node pools: RFC 1035 labels)."""
+    label = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    for m in gc.GKE_MACHINES.values():
+        for count in m.gpu_counts:
+            spec = vp.VllmPoolSpec("llama-2-7b-chat", vp.Cloud.GKE, m.accelerator, m.name, gpus_per_node=count)
+            name = f"gpu-on-demand-{vp.pool_shape(spec)}"
+            assert label.match(name) and len(name) <= 40, name
+    for t in gc.EKS_INSTANCES:
+        name = f"gpu-on-demand-{vp.pool_shape(vp.VllmPoolSpec('llama-2-7b-chat', vp.Cloud.EKS, t))}"
+        assert label.match(name) and len(name) <= 63, name
