@@ -16,8 +16,8 @@ Sources (read 2026-12-01):
   INSTALLATION_DISABLED); which driver each means depends on the node's COS version. COS labels as
   DEFAULT/LATEST only Production Branch and Long-Term Support Branch drivers, and moved LATEST to the
   570.133.20 Production Branch (cos/overlays/board-overlays change af3ca4ea, "Update policy to
-  support New Feature Branch drivers"); DEFAULT trails it (R535 LTSB on the oldest supported COS).
-  So a CUDA 13 image needs neither, and a CUDA 12 image runs on both.
+  support New Feature Branch drivers"); DEFAULT is at most as new. So LATEST cannot be relied on
+  for a CUDA 13 image (R580), and runs a CUDA 12 one (R525+).
 - EKS: the AL2023 NVIDIA AMI (``AL2023_x86_64_NVIDIA``) ships the R580 driver for Kubernetes 1.31+
   (awslabs/amazon-eks-ami issue #2470, PRs #2484 for 1.33, #2496, #2503, #2509, 2025-10/11; EKS user
   guide: "The EKS-optimized accelerated AMIs currently include NVIDIA driver version 580").
@@ -35,7 +35,6 @@ GKE_DRIVER_VERSION = "LATEST"
 
 NODE_DRIVER_FLOOR: dict[str, int] = {
     "gke:LATEST": 570,
-    "gke:DEFAULT": 535,
     "eks:AL2023_x86_64_NVIDIA": 580,
 }
 """Driver branch a GPU node is guaranteed at least, per cloud and driver choice (sources above)."""
