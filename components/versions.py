@@ -154,12 +154,14 @@ class Image:
 
 
 IMAGES: dict[str, Image] = {
-    # Default tags are CUDA 13 builds (NVIDIA driver >= 580); a "-cu129" tag of the same release exists for older drivers.
+    # The CUDA 12.9 build: unsuffixed tags are CUDA 13 since v0.20.0 (driver R580+), which GKE's
+    # LATEST driver (R570) cannot run; CUDA 12.x runs on R525+ (components/gpu/driver.py checks it).
     "vllm": Image(
         "vllm/vllm-openai",
-        "v0.28.0",
+        "v0.28.0-cu129",
         "vllm-project/vllm release v0.28.0 (notes quoted in mudler/LocalAI PR #11638, 2026-08-20);"
-        " tag and digests pinned in public repositories",
+        " -cu129 variant tags since vllm-project/vllm PR #39878 (2026-04-15); v0.28.0-cu129 pinned with digest"
+        " sha256:50509e700235cea487715cedeb501d20a1cd15fa6a54ce93688284bd0d96995d in public repositories",
     ),
     # "standard" = PostgreSQL + pgaudit/pgvector/pg-failover-slots, meant for the barman-cloud plugin;
     # "system" images are deprecated (postgres-containers README). Trixie is Debian stable.

@@ -1,7 +1,9 @@
 """Compare the plans of two phases: what would be created, changed and deleted, with data risk first.
 
 Every deletion or replacement of a stateful resource (``components/stateful.py``) is named on its
-own line starting with ``STATEFUL``, so a reviewer sees data risk before ``pulumi up``.
+own line starting with ``STATEFUL``, so a reviewer sees data risk before ``pulumi up``. Every
+replacement, move (delete + create under the same component) or deletion of a node pool or node
+group follows on a line starting with ``NODE POOL``: capacity the cluster loses or rebuilds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,37 @@ from typing import Any
 
 from components.stateful import REPLACE_ON_CHANGE, is_stateful
 from infra.plan import Plan, Record
+
+NODE_POOL_NAME_INPUT = {"gcp:container/nodePool:NodePool": "name", "aws:eks/nodeGroup:NodeGroup": "nodeGroupName"}
+"""Node pool / group types and the input that holds their name in the cloud."""
+
+NODE_POOL_FORCE_NEW: dict[str, tuple[str, ...]] = {
+    # terraform-provider-google google/services/container/node_config.go
+    # @ 00b984c6987304290117e54f87cdfd38f2be0685 (ForceNew fields; machine type, disk, image type,
+    # labels and taints update in place) and resource_container_node_pool.go (name, location, cluster).
+    "gcp:container/nodePool:NodePool": (
+        "name", "location", "cluster", "project", "nodeConfig.guestAccelerators", "nodeConfig.spot",
+        "nodeConfig.preemptible", "nodeConfig.serviceAccount", "nodeConfig.oauthScopes", "nodeConfig.metadata",
+        "nodeConfig.shieldedInstanceConfig", "nodeConfig.localSsdCount", "nodeConfig.minCpuPlatform",
+    ),
+    # terraform-provider-aws internal/service/eks/node_group.go @ 012e0a32f0686212f447447fd3d81c3d0ce256ad
+    "aws:eks/nodeGroup:NodeGroup": (
+        "nodeGroupName", "clusterName", "amiType", "capacityType", "diskSize", "instanceTypes", "nodeRoleArn",
+        "subnetIds", "remoteAccess", "launchTemplate.id", "launchTemplate.name",
+    ),
+}  # fmt: skip
+"""Inputs whose change makes the provider replace the pool or group."""
+
+
+def is_node_pool(type_: str) -> bool:
+    return type_ in NODE_POOL_NAME_INPUT
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 @dataclass
@@ -29,6 +62,35 @@ class PlanDiff:
                   for _, b, keys in self.replaced if is_stateful(b.type)]
         return lines
 
+    @property
+    def node_pool_changes(self) -> list[str]:
+        """One line per node pool replaced, moved to a new pool (deleted and created under the same
+        component) or deleted."""
+        lines: list[str] = []
+        for old, new, keys in self.replaced:
+            if not is_node_pool(new.type):
+                continue
+            attr = NODE_POOL_NAME_INPUT[new.type]
+            if old.inputs.get(attr) != new.inputs.get(attr):
+                why = f"new cloud name {new.inputs.get(attr)}: created first, the old pool deleted after"
+            else:
+                why = (f"same cloud name {new.inputs.get(attr)}: the create-first replacement collides with the "
+                       "old pool; name the pool by its shape")  # fmt: skip
+            lines.append(f"NODE POOL REPLACE {new.type} {new.name} on {', '.join(keys)} ({why})")
+        created = [r for r in self.created if is_node_pool(r.type)]
+        for old in sorted((r for r in self.deleted if is_node_pool(r.type)), key=lambda r: r.key):
+            twins = [r for r in created if r.type == old.type and r.parent == old.parent]
+            if twins:
+                new = max(twins, key=lambda r: _shared_prefix(r.name, old.name))
+                created.remove(new)
+                lines.append(
+                    f"NODE POOL MOVE {old.type} {old.name} -> {new.name} (the new pool is created first and its "
+                    "workloads move by node selector; the old pool is drained and deleted at the end of the update)"
+                )
+            else:
+                lines.append(f"NODE POOL DELETE {old.type} {old.name} (its nodes are drained and removed)")
+        return lines
+
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
@@ -44,6 +106,10 @@ def changed_paths(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
 
 
+def _force_new(type_: str) -> tuple[str, ...]:
+    return REPLACE_ON_CHANGE.get(type_, ()) + NODE_POOL_FORCE_NEW.get(type_, ())
+
+
 def diff(before: Plan, after: Plan) -> PlanDiff:
     old = {r.key: r for r in before.records}
     new = {r.key: r for r in after.records}
@@ -54,7 +120,7 @@ def diff(before: Plan, after: Plan) -> PlanDiff:
         paths = changed_paths(old[k].inputs, new[k].inputs)
         if not paths:
             continue
-        force = [p for p in paths if any(p == f or p.startswith(f + ".") for f in REPLACE_ON_CHANGE.get(new[k].type, ()))]
+        force = [p for p in paths if any(p == f or p.startswith(f + ".") for f in _force_new(new[k].type))]
         if force:
             out.replaced.append((old[k], new[k], force))
         else:
@@ -117,7 +183,7 @@ def volume_shrinks(d: PlanDiff) -> list[str]:
 
 def render(d: PlanDiff, from_phase: int, to_phase: int) -> str:
     lines = [f"phase {from_phase} -> {to_phase}: {len(d.created)} to create, {len(d.changed)} to change, "
-             f"{len(d.replaced)} to replace, {len(d.deleted)} to delete"]
+             f"{len(d.replaced)} to replace, {len(d.deleted)} to delete"]  # fmt: skip
     risks = d.stateful_risks
     if risks:
         lines.append(f"{len(risks)} stateful migration(s) - read README 'Stateful migrations' first:")
@@ -125,6 +191,10 @@ def render(d: PlanDiff, from_phase: int, to_phase: int) -> str:
     else:
         lines.append("no stateful resource is replaced or deleted")
     lines += volume_shrinks(d) or ["no volume shrinks"]
+    pools = d.node_pool_changes
+    if pools:
+        lines.append(f"{len(pools)} node pool change(s) that rebuild or remove capacity - read README 'Node pools on a phase move':")
+        lines += pools
     lines += [f"+ create  {r.type} {r.name}" for r in sorted(d.created, key=lambda r: r.key)]
     for _, r, paths in sorted(d.changed, key=lambda c: c[1].key):
         lines.append(f"~ change  {r.type} {r.name}: {', '.join(paths[:6])}{' ...' if len(paths) > 6 else ''}")

@@ -163,7 +163,7 @@ class _Mocks(mocks.Mocks):
         return f"{args.name}-id", out
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        return {}, []  # data sources answer nothing offline (None here makes the mock monitor crash)
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:

@@ -6,7 +6,11 @@ them in place):
 - GPU nodes. GKE: an on-demand and a spot ``NodePool`` (driver installed by GKE); EKS: an
   on-demand and a spot managed ``NodeGroup`` on the AL2023 NVIDIA AMI plus the NVIDIA device
   plugin chart (that AMI carries the driver and container toolkit, not the plugin); existing:
-  no nodes, only node selectors and tolerations. Every GPU node has the
+  no nodes, only node selectors and tolerations. Pools are named by their shape
+  (``<name>-gpu-on-demand-g2-standard-48``, cloud name ``gpu-on-demand-g2-standard-48``): a phase
+  move that changes the machine creates the new pools first, the Deployment (which depends on them
+  and selects the shape label) rolls onto them, and Pulumi deletes the old pools last. They are
+  placed only in the zones that sell the GPU (:mod:`components.gpu.zones`). Every GPU node has the
   ``nvidia.com/gpu=present:NoSchedule`` taint, spot nodes also a spot taint, so only pods that
   ask for them land there. The on-demand pool holds the base (``min_replicas``), the spot pool the
   burst (sizes from :func:`components.gpu.vllm_plan.node_pools`).
@@ -34,6 +38,8 @@ import pulumi_kubernetes as k8s
 from components import kube
 from components.gpu import specs as vs
 from components.gpu import vllm_plan as vp
+from components.gpu import zones as gz
+from components.gpu.driver import EKS_GPU_AMI, GKE_DRIVER_VERSION
 from components.gpu.vllm_plan import Cloud, VllmPoolSpec
 from components.gpu.workload import (
     APP,
@@ -79,7 +85,7 @@ class GkeNodes:
     project: str
     location: str
     node_locations: tuple[str, ...] = ()
-    """Zones with the accelerator; empty: the cluster's."""
+    """Zones that sell the accelerator (:func:`components.gpu.zones.gke_zones`); empty: the cluster's."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,11 @@ class EksNodes:
     cluster: aws.eks.Cluster
     node_role_arn: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
+    zones: Sequence[str] = ()
+    """AZ name of each of ``subnet_ids``; with ``zone_ids``, the node groups get only the subnets
+    whose AZ sells the instance type."""
+    zone_ids: Sequence[str] = ()
+    """AZ IDs that sell the instance type (:func:`components.gpu.zones.eks_zone_ids`); empty: every subnet."""
 
 
 def pool_capacities(
@@ -171,11 +182,12 @@ class VllmGpuPool(pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         shape = vp.node_shape(spec)
         assert shape is not None and spec.machine_type is not None  # validated
+        pool_shape = vp.pool_shape(spec)
         out: list[pulumi.CustomResource] = []
         for capacity, lo, hi, taints in pool_capacities(pools, Cloud.GKE):
             out.append(gcp.container.NodePool(
-                f"{name}-gpu-{capacity}",
-                name=f"gpu-{capacity}",
+                f"{name}-gpu-{capacity}-{pool_shape}",
+                name=f"gpu-{capacity}-{pool_shape}",
                 project=gke.project,
                 location=gke.location,
                 cluster=gke.cluster.name,
@@ -189,8 +201,8 @@ class VllmGpuPool(pulumi.ComponentResource):
                     "guest_accelerators": [{
                         "type": spec.accelerator,
                         "count": shape.gpus_per_node,
-                        # LATEST: the vLLM image's CUDA 13 build needs a recent driver (see versions.py)
-                        "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
+                        # checked against the vLLM image's CUDA by components/gpu/driver.py
+                        "gpu_driver_installation_config": {"gpu_driver_version": GKE_DRIVER_VERSION},
                     }],
                     "disk_size_gb": disk_gib,
                     "disk_type": "pd-balanced",
@@ -200,10 +212,11 @@ class VllmGpuPool(pulumi.ComponentResource):
                     "workload_metadata_config": {"mode": "GKE_METADATA"},
                     "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
                     "metadata": {"disable-legacy-endpoints": "true"},
-                    "labels": node_labels(capacity),
+                    "labels": node_labels(capacity, pool_shape),
                     "taints": taints,
                 },
-                opts=pulumi.ResourceOptions(parent=self),
+                # the pool before shape naming: its first move replaces it (new name) create-first
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-gpu-{capacity}")]),
             ))  # fmt: skip
         return out
 
@@ -212,25 +225,46 @@ class VllmGpuPool(pulumi.ComponentResource):
     ) -> list[pulumi.CustomResource]:
         out: list[pulumi.CustomResource] = []
         tags = {"k8s.io/cluster-autoscaler/enabled": "true"}
+        pool_shape = vp.pool_shape(spec)
+        subnets = self._gpu_subnets(eks)
         for capacity, lo, hi, taints in pool_capacities(pools, Cloud.EKS):
             out.append(aws.eks.NodeGroup(
-                f"{name}-gpu-{capacity}",
+                f"{name}-gpu-{capacity}-{pool_shape}",
                 cluster_name=eks.cluster.name,
-                node_group_name=f"gpu-{capacity}",
+                node_group_name=f"gpu-{capacity}-{pool_shape}",
                 node_role_arn=eks.node_role_arn,
-                subnet_ids=list(eks.subnet_ids),
-                ami_type="AL2023_x86_64_NVIDIA",
+                subnet_ids=subnets,
+                ami_type=EKS_GPU_AMI,
                 capacity_type="SPOT" if capacity == SPOT else "ON_DEMAND",
                 instance_types=[spec.accelerator],
                 disk_size=disk_gib,
                 scaling_config={"min_size": lo, "desired_size": lo, "max_size": hi},
                 update_config={"max_unavailable": 1},
-                labels=node_labels(capacity),
+                labels=node_labels(capacity, pool_shape),
                 taints=taints,
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    ignore_changes=["scalingConfig.desiredSize"],
+                    aliases=[pulumi.Alias(name=f"{name}-gpu-{capacity}")],
+                ),
             ))  # fmt: skip
         return out
+
+    def _gpu_subnets(self, eks: EksNodes) -> pulumi.Input[Sequence[pulumi.Input[str]]]:
+        """The subnets whose AZ sells the instance type. AZ names map to physical AZs per account,
+        so the account's own name -> ID mapping is read (EC2 DescribeAvailabilityZones)."""
+        if not eks.zone_ids:
+            return list(eks.subnet_ids)
+        azs = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        zones, wanted = list(eks.zones), list(eks.zone_ids)
+
+        def pick(args: list[Any]) -> list[str]:
+            names, ids, *subnet_ids = args
+            mapping = dict(zip(names, ids, strict=True)) if names is not None and ids is not None else None
+            return gz.eks_subnets(zones, subnet_ids, mapping, wanted)
+
+        return pulumi.Output.all(azs.names, azs.zone_ids, *eks.subnet_ids).apply(pick)
 
     # --- workload -----------------------------------------------------------------------------
     def _workload(

@@ -8,8 +8,9 @@ one 4-GPU node with room for KV cache, so a second node adds most when it is a s
 server: it doubles throughput, survives the loss of either node (a spot reclaim included) and
 keeps every token's traffic on the node, where pipeline parallelism would send activations over
 the network at every stage boundary, idle half the GPUs in pipeline bubbles at low batch sizes
-and make one replica that fails as a whole. Pipeline parallelism stays available
-(``pipeline_parallel_size``) for models that do not fit one node, such as a 70B on L4s.
+and make one replica that fails as a whole. Pipeline parallelism (``pipeline_parallel_size`` > 1)
+is refused by validation: it needs a Ray cluster per replica, which the pool's Deployment cannot
+form; a model that does not fit one node needs a bigger node (8-GPU machine types).
 """
 
 from __future__ import annotations

@@ -28,23 +28,15 @@ def _model_of(spec: VllmPoolSpec) -> LlmModel:
 
 
 def vllm_args(spec: VllmPoolSpec) -> list[str]:
-    """Arguments of the ``vllm/vllm-openai`` container (its entrypoint is the API server).
-    Multi-node replicas (``pp > 1``) use vLLM's Ray executor."""
+    """Arguments of the ``vllm/vllm-openai`` container (its entrypoint is the API server). One
+    replica is one node: ``validate`` refuses pipeline parallelism across nodes."""
     model = _model_of(spec)
-    args = [
+    if spec.pipeline_parallel_size != 1:
+        raise ValueError("pipeline parallelism across nodes is refused: call validate() before planning")
+    return [
         "--model", model.hf_id,
         "--served-model-name", model.key,
         "--tensor-parallel-size", str(spec.tensor_parallel_size),
-    ]  # fmt: skip
-    if spec.pipeline_parallel_size > 1:
-        args += [
-            "--pipeline-parallel-size",
-            str(spec.pipeline_parallel_size),
-            "--distributed-executor-backend",
-            "ray",
-        ]
-    return [
-        *args,
         "--gpu-memory-utilization", f"{spec.gpu_memory_utilization:g}",
         "--max-model-len", str(spec.max_model_len),
         "--port", str(VLLM_PORT),

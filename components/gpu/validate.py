@@ -49,6 +49,8 @@ def validate(spec: VllmPoolSpec, path_prefix: str, keys: Mapping[str, str] | Non
     hardware = _hardware_problems(spec, at)
     shape = None if hardware else node_shape(spec)
     problems = numbers + hardware
+    if spec.pipeline_parallel_size > 1:
+        return [*problems, _multi_node_problem(spec, at)]
     if spec.tensor_parallel_size >= 1 and spec.pipeline_parallel_size >= 1:
         problems += _model_problems(spec, at, shape)
         if shape is not None:
@@ -118,6 +120,24 @@ def _hardware_problems(spec: VllmPoolSpec, at: _At) -> list[Problem]:
     if spec.cloud != Cloud.GKE and spec.machine_type is not None:
         out.append(at("machine_type", spec.machine_type, f"only for GKE; not used on {spec.cloud}"))
     return out
+
+
+def _multi_node_problem(spec: VllmPoolSpec, at: _At) -> Problem:
+    """Refused: a replica spanning nodes needs vLLM's Ray executor with one Ray cluster per replica,
+    whose head blocks until its workers (started with the head's address) join
+    (vllm-project/vllm examples/online_serving/multi-node-serving.sh; docs/serving/parallelism_scaling.md;
+    the production stack does it with KubeRay). A Deployment's pods are independent peers with no head
+    address, so they never form one; LeaderWorkerSet or KubeRay would, and neither is deployed here."""
+    if spec.cloud == Cloud.GKE:
+        eight = "g2-standard-96, a2-highgpu-8g, a3-highgpu-8g"
+    else:
+        eight = "g6e.48xlarge, p4d.24xlarge, p5.48xlarge"
+    msg = (
+        "1: a replica spanning nodes needs a Ray cluster (or LeaderWorkerSet) per replica, which this "
+        "Deployment cannot form, so its pods would wait for their peers forever; serve the model on one node "
+        f"with tensorParallelSize up to the node's GPUs (8-GPU machines: {eight})"
+    )
+    return at("pipeline_parallel_size", spec.pipeline_parallel_size, msg)
 
 
 def _nearest(valid: list[int], tp: int) -> str:
@@ -197,21 +217,15 @@ def _memory_problems(spec: VllmPoolSpec, at: _At, model: LlmModel, shape: NodeSh
 
 
 def _node_problems(spec: VllmPoolSpec, at: _At, shape: NodeShape) -> list[Problem]:
-    tp, pp, gpn = spec.tensor_parallel_size, spec.pipeline_parallel_size, shape.gpus_per_node
+    tp, gpn = spec.tensor_parallel_size, shape.gpus_per_node
     where = shape.machine.name if shape.machine else spec.accelerator
     out: list[Problem] = []
     if gpn is not None and tp > gpn:
         msg = (
             f"tensor parallelism stays inside one node: {tp} is more than the {gpn} GPUs per node of "
-            f"{where}; use a machine type with {tp} GPUs or more, or pipelineParallelSize to span nodes"
+            f"{where}; use a machine type with {tp} GPUs or more"
         )
         out.append(at("tensor_parallel_size", tp, msg))
-    elif gpn is not None and pp > 1 and tp != gpn:
-        msg = (
-            f"a replica spanning {pp} nodes takes whole nodes: tensorParallelSize must equal the {gpn} "
-            f"GPUs per node of {where} (got {tp})"
-        )
-        out.append(at("pipeline_parallel_size", pp, msg))
     if shape.machine and not shape.machine.on_demand and node_pools(spec).on_demand_max > 0:
         msg = (
             f"{where} is sold as spot or flex-start capacity only, so its on-demand pool cannot start; "

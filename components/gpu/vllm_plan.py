@@ -11,9 +11,10 @@ presets are in :mod:`components.gpu.presets`.
 Parallelism. One replica is one vLLM server using ``tp x pp`` GPUs. Tensor parallelism splits every
 layer across ``tp`` GPUs that talk over NVLink/PCIe on every token, so it stays inside one node and
 vLLM requires ``tp`` to divide the attention heads (and the KV heads to divide ``tp`` or the
-reverse). Pipeline parallelism splits the layers into ``pp`` stages, one node each (``tp`` must then
-equal the node's GPU count, otherwise Ray may pack stages onto one node and the node counts below
-are wrong). With ``pp == 1`` replicas pack: a node with ``g`` GPUs holds ``g // tp`` replicas.
+reverse). Pipeline parallelism would split the layers into ``pp`` stages, one node each, through a
+Ray cluster per replica; the pool runs a plain Deployment, so validation refuses ``pp > 1`` and the
+counts below carry ``pp`` only for that check. Replicas pack: a node with ``g`` GPUs holds
+``g // tp`` replicas.
 
 Memory (checked per replica)::
 
@@ -129,6 +130,19 @@ def node_shape(spec: VllmPoolSpec) -> NodeShape | None:
         gpu = Gpu(spec.accelerator, spec.gpu_memory_gib, spec.accelerator)
         return NodeShape(gpu, spec.gpus_per_node, None, {GPU_PRODUCT_LABEL: spec.accelerator})
     return None
+
+
+def pool_shape(spec: VllmPoolSpec) -> str:
+    """What a GPU node of the pool is, as a name part: the GKE machine type (with its GPU count where
+    the machine takes several, N1 + T4) or the EKS instance type (``g6-12xlarge``). Node pools are
+    named by it, never by the phase: a phase move that changes the node creates a new pool beside the
+    old one instead of replacing a pool under its own name (which the clouds refuse: the name is taken)."""
+    shape = node_shape(spec)
+    if shape is None or shape.machine is None:
+        raise ValueError(f"no cloud node for {spec.cloud} {spec.accelerator!r}: call validate() before planning")
+    if spec.cloud == Cloud.GKE and len(shape.machine.gpu_counts) > 1:
+        return f"{shape.machine.name}-{shape.gpus_per_node}gpu"
+    return shape.machine.name.replace(".", "-")
 
 
 def gpus_per_replica(spec: VllmPoolSpec) -> int:

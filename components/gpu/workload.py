@@ -35,6 +35,9 @@ SPOT_TAINT_KEY = {Cloud.GKE: "cloud.google.com/gke-spot", Cloud.EKS: "phasescale
 """GKE's documented taint for Spot pools; on EKS our own (its capacity-type label is set by EKS)."""
 POOL_LABEL = "phasescale/pool"
 CAPACITY_LABEL = "phasescale/capacity"
+SHAPE_LABEL = "phasescale/gpu-shape"
+"""The node's :func:`components.gpu.vllm_plan.pool_shape`: vLLM selects it, so on a phase move the
+new pods land only on the new pool while the old pool keeps serving until they are ready."""
 ON_DEMAND, SPOT = "on-demand", "spot"
 
 HTTP_PORT_NAME = "http"
@@ -73,16 +76,19 @@ def gpu_tolerations(cloud: Cloud) -> list[dict[str, str]]:
 
 
 def gpu_node_selector(spec: VllmPoolSpec) -> dict[str, str]:
-    """Where the pool's pods (and the GPU node agents) run: the pool's hardware label."""
+    """Where the pool's pods run: the pool's hardware label and, on the nodes we make, its shape
+    (an existing cluster's node agents use this selector too)."""
     shape = vp.node_shape(spec)
     if shape is None:
         raise ValueError(f"unknown hardware {spec.accelerator!r}: call validate() before planning")
+    if spec.cloud in (Cloud.GKE, Cloud.EKS):
+        return {**shape.node_selector, SHAPE_LABEL: vp.pool_shape(spec)}
     return dict(shape.node_selector)
 
 
-def node_labels(capacity: str) -> dict[str, str]:
+def node_labels(capacity: str, shape: str) -> dict[str, str]:
     """Labels of our GPU nodes; ``nvidia.com/gpu.present`` is what the device plugin chart selects."""
-    return {POOL_LABEL: "gpu", CAPACITY_LABEL: capacity, "nvidia.com/gpu.present": "true"}
+    return {POOL_LABEL: "gpu", CAPACITY_LABEL: capacity, SHAPE_LABEL: shape, "nvidia.com/gpu.present": "true"}
 
 
 def affinity() -> dict[str, Any]:

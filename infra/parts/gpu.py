@@ -6,6 +6,11 @@ The pool spec comes from the phase's ``gpu`` row (``infra/catalog.py``, overrida
 choice's GPU (its ``nvidia.com/gpu.product`` label, memory and GPUs per node) and gets no nodes,
 only node selectors and tolerations.
 
+Zones: the pools go only to the zones of each region that sell the GPU
+(:mod:`components.gpu.zones`); a region that sells it nowhere is a config error naming the regions
+that do. The vLLM image's CUDA build is checked against the driver the nodes get
+(:mod:`components.gpu.driver`).
+
 Namespace: the app namespace. It already enforces the ``restricted`` Pod Security Standard, which
 the non-root vLLM pod meets; the services that call the LLM live there, so the NetworkPolicy admits
 the namespace's pods; and the KEDA and DCGM queries select one namespace. The node agents (device
@@ -21,7 +26,9 @@ import pulumi
 
 from components.gpu import validate as vv
 from components.gpu import vllm_plan as vp
+from components.gpu import zones as gz
 from components.gpu.catalog import GKE_MACHINES
+from components.gpu.driver import EKS_GPU_AMI, GKE_DRIVER_VERSION, driver_problem
 from components.gpu.pool import EksNodes, GkeNodes, VllmGpuPool, VllmGpuPoolArgs, pool_capacities
 from components.gpu.presets import PhasePreset
 from components.gpu.workload import APP, deployment_spec, node_labels
@@ -33,6 +40,7 @@ from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
+from infra.targets import zones_of
 
 SIZES_PATH = "phasescale:overrides.gpu"
 TOKEN_KEY = "hfToken"
@@ -75,7 +83,10 @@ def validate(settings: Settings) -> list[Problem]:
         problems.append(Problem(f"{SIZES_PATH}.gkeMachineType", g.gke_machine_type, msg))
     else:
         s = spec(settings)
-        problems += vv.validate(s, SIZES_PATH, keys=KEYS[s.cloud])
+        spec_problems = vv.validate(s, SIZES_PATH, keys=KEYS[s.cloud])
+        problems += spec_problems
+        if not spec_problems:
+            problems += _zone_problems(settings, s) + _driver_problems(s)
     if not settings.secrets.get(TOKEN_KEY):
         problems.append(
             Problem(
@@ -96,11 +107,39 @@ def validate(settings: Settings) -> list[Problem]:
     return problems
 
 
+def _zone_problems(settings: Settings, s: vp.VllmPoolSpec) -> list[Problem]:
+    """Every listed region (all of them serve from the multi-region phase) must sell the GPU in one
+    of its node zones."""
+    out: list[Problem] = []
+    for key, region in settings.stack.regions.items():
+        try:
+            if s.cloud == vp.Cloud.GKE:
+                gz.gke_zones(region.location, s.accelerator, region.zones)
+            elif s.cloud == vp.Cloud.EKS:
+                gz.eks_zone_ids(region.location, s.accelerator)
+        except gz.ZoneError as e:
+            at: dict[str, tuple[str, object]] = {
+                "region": (f"phasescale:regions.{key}.location", region.location),
+                "zones": (f"phasescale:regions.{key}.zones", region.zones),
+                "accelerator": (f"{SIZES_PATH}.{KEYS[s.cloud]['accelerator']}", s.accelerator),
+            }
+            out.append(Problem(*at[e.culprit], str(e)))
+    return out
+
+
+def _driver_problems(s: vp.VllmPoolSpec) -> list[Problem]:
+    """The pinned vLLM image must run on the driver the cloud's GPU nodes get."""
+    node_driver = {vp.Cloud.GKE: f"gke:{GKE_DRIVER_VERSION}", vp.Cloud.EKS: f"eks:{EKS_GPU_AMI}"}.get(s.cloud)
+    why = driver_problem(IMAGES["vllm"].tag, node_driver) if node_driver else None
+    return [Problem('components/versions.py IMAGES["vllm"]', IMAGES["vllm"].ref, why)] if why else []
+
+
 def build(ctx: RegionContext) -> dict[str, Any]:
     s = spec(ctx.settings)
     rc = ctx.cluster
     cfg = ctx.settings.stack
     gke = eks = None
+    region = cfg.regions[ctx.key]
     if rc.gke is not None:
         assert cfg.cluster.gcp_project is not None  # checked by the settings
         gke = GkeNodes(
@@ -108,11 +147,15 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             node_account_email=rc.gke.node_account.email,
             project=cfg.cluster.gcp_project,
             location=rc.location,
-            node_locations=tuple(cfg.regions[ctx.key].zones),
+            node_locations=gz.gke_zones(rc.location, s.accelerator, region.zones),  # validated
         )
     if rc.eks is not None:
         eks = EksNodes(
-            cluster=rc.eks.cluster, node_role_arn=rc.eks.node_role.arn, subnet_ids=rc.eks.private_subnet_ids
+            cluster=rc.eks.cluster,
+            node_role_arn=rc.eks.node_role.arn,
+            subnet_ids=rc.eks.private_subnet_ids,
+            zones=zones_of(region.location, region.zones, rc.target),  # the order of the subnets
+            zone_ids=gz.eks_zone_ids(rc.location, s.accelerator),  # validated
         )
     providers: list[pulumi.ProviderResource] = [rc.provider]
     if rc.aws_provider is not None:
@@ -162,7 +205,7 @@ def node_pools(settings: Settings, cloud: NodeCloud, allocatable: Any, zones: in
     per_node = Capacity(per_node.cpu_m, per_node.memory_mib, shape.gpus_per_node or per_node.gpus)
     out = []
     for capacity, _lo, hi, taints in pool_capacities(vp.node_pools(s), vp.Cloud(cloud.value)):
-        labels = {**node_labels(capacity), **shape.node_selector}
+        labels = {**node_labels(capacity, vp.pool_shape(s)), **shape.node_selector}
         out.append(NodePool(
             name=f"gpu-{capacity}", machine=shape.machine.name, allocatable=per_node, max_nodes=hi,
             path=SIZES_PATH, zones=zones, labels=tuple(sorted(labels.items())),

@@ -158,6 +158,8 @@ GKE_POOLS = {
     3: ("g2-standard-48", "nvidia-l4", 4, (1, 1), (0, 4)),
     4: ("g2-standard-48", "nvidia-l4", 4, (2, 2), (0, 3)),
 }
+# Seoul sells A100 40GB and L4 in zones a and b only (components/gpu/zones.py).
+SEOUL_GPU_ZONES = ["asia-northeast3-a", "asia-northeast3-b"]
 
 
 @pytest.mark.parametrize("phase", [1, 2, 3, 4])
@@ -165,10 +167,11 @@ def test_gke_on_demand_and_spot_gpu_pools(phase: int) -> None:
     machine, accel, gpus, on_demand, spot = GKE_POOLS[phase]
     plan = plan_of("prod", phase)
     for capacity, (lo, hi) in (("on-demand", on_demand), ("spot", spot)):
-        pool = plan.named(NODE_POOL, f"seoul-vllm-gpu-{capacity}")
+        pool = plan.named(NODE_POOL, f"seoul-vllm-gpu-{capacity}-{machine}")
         assert pool.parent == f"{COMPONENT}::seoul-vllm"
         i = pool.inputs
-        assert i["name"] == f"gpu-{capacity}" and i["cluster"] == "prod-seoul"
+        assert i["name"] == f"gpu-{capacity}-{machine}" and i["cluster"] == "prod-seoul"
+        assert i["nodeLocations"] == SEOUL_GPU_ZONES
         assert i["autoscaling"] == {"totalMinNodeCount": lo, "totalMaxNodeCount": hi, "locationPolicy": "ANY"}
         n = i["nodeConfig"]
         assert n["machineType"] == machine and n["spot"] is (capacity == "spot")
@@ -182,6 +185,7 @@ def test_gke_on_demand_and_spot_gpu_pools(phase: int) -> None:
         assert n["labels"] == {
             "phasescale/pool": "gpu",
             "phasescale/capacity": capacity,
+            "phasescale/gpu-shape": machine,
             "nvidia.com/gpu.present": "true",
         }
         assert n["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
@@ -203,13 +207,15 @@ def test_eks_managed_gpu_node_groups_and_device_plugin(phase: int) -> None:
     instance, on_demand, spot = EKS_GROUPS[phase]
     plan = plan_of("prod-aws", phase)
     for capacity, (lo, hi) in (("on-demand", on_demand), ("spot", spot)):
-        i = plan.named(NODE_GROUP, f"seoul-vllm-gpu-{capacity}").inputs
+        shape = instance.replace(".", "-")
+        i = plan.named(NODE_GROUP, f"seoul-vllm-gpu-{capacity}-{shape}").inputs
+        assert i["nodeGroupName"] == f"gpu-{capacity}-{shape}"
         assert i["amiType"] == "AL2023_x86_64_NVIDIA"
         assert i["capacityType"] == ("SPOT" if capacity == "spot" else "ON_DEMAND")
         assert i["instanceTypes"] == [instance]
         assert i["scalingConfig"] == {"minSize": lo, "desiredSize": lo, "maxSize": hi}
         assert i["taints"][0] == {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}
-        assert i["labels"]["phasescale/capacity"] == capacity
+        assert i["labels"]["phasescale/capacity"] == capacity and i["labels"]["phasescale/gpu-shape"] == shape
     (plugin,) = [r for r in plan.of_type(RELEASE) if r.name == "seoul-vllm-device-plugin"]
     assert (plugin.inputs["chart"], plugin.inputs["namespace"]) == ("nvidia-device-plugin", "nvidia")
     assert plugin.inputs["values"]["nodeSelector"] == {"phasescale/pool": "gpu"}
@@ -229,12 +235,21 @@ def test_dcgm_exporter_on_gpu_nodes_scraped_with_pod_labels_kept() -> None:
         assert v["securityContext"].get("privileged", False) is (stack == "prod")  # GKE: host driver
 
 
-def test_names_do_not_change_with_the_phase() -> None:
+def test_names_never_contain_the_phase_and_pools_are_named_by_their_shape() -> None:
     def children(phase: int) -> set[tuple[str, str]]:
         return {(r.type, r.name) for r in plan_of("prod", phase).records if "seoul-vllm" in r.name}
 
-    assert children(1) == children(2) == children(3) == children(4)
-    assert (DEPLOYMENT, "seoul-vllm") in children(1)
+    def pools(phase: int) -> set[str]:
+        return {name for type_, name in children(phase) if type_ == NODE_POOL}
+
+    def others(phase: int) -> set[tuple[str, str]]:
+        return {c for c in children(phase) if c[0] != NODE_POOL}
+
+    assert others(1) == others(2) == others(3) == others(4)
+    assert (DEPLOYMENT, "seoul-vllm") in others(1)
+    for phase, (machine, *_) in GKE_POOLS.items():
+        assert pools(phase) == {f"seoul-vllm-gpu-on-demand-{machine}", f"seoul-vllm-gpu-spot-{machine}"}
+    assert pools(3) == pools(4)  # same shape: the pools are resized in place
     assert plan_of("prod", 4).named(DEPLOYMENT, "tokyo-vllm").inputs["metadata"]["name"] == "vllm"
 
 
@@ -254,7 +269,7 @@ def test_deployment_per_phase(phase: int) -> None:
     assert "replicas" not in dep["spec"]
     pod = dep["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == "vllm/vllm-openai:v0.28.0"
+    assert c["image"] == "vllm/vllm-openai:v0.28.0-cu129"
     assert c["args"] == [
         "--model", "meta-llama/Llama-2-13b-chat-hf", "--served-model-name", "llama-2-13b-chat",
         "--tensor-parallel-size", tp, "--gpu-memory-utilization", "0.9", "--max-model-len", "4096",
@@ -276,7 +291,8 @@ def test_deployment_per_phase(phase: int) -> None:
     assert (
         c["readinessProbe"]["httpGet"] == c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     )
-    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": accel}
+    machine = GKE_POOLS[phase][0]
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-accelerator": accel, "phasescale/gpu-shape": machine}
     assert pod["tolerations"] == [
         GPU_TOLERATION,
         {"key": "cloud.google.com/gke-spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
@@ -300,7 +316,10 @@ def test_deployment_runs_non_root_with_writable_volumes_and_the_token_from_a_sec
     assert (env["HOME"]["value"], env["HF_HOME"]["value"], env["VLLM_CACHE_ROOT"]["value"]) == (
         "/tmp/home", "/models/huggingface", "/models/vllm",
     )  # fmt: skip
-    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "g6.12xlarge"}
+    assert pod["nodeSelector"] == {
+        "node.kubernetes.io/instance-type": "g6.12xlarge",
+        "phasescale/gpu-shape": "g6-12xlarge",
+    }
     assert {"key": "phasescale/spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod[
         "tolerations"
     ]

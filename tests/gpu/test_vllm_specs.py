@@ -24,20 +24,12 @@ def test_vllm_args_phase_1() -> None:
     ]  # fmt: skip
 
 
-def test_vllm_args_with_pipeline_parallelism() -> None:
-    spec = gke(
-        model="llama-2-70b-chat", pipeline_parallel_size=2, gpu_memory_utilization=0.85, max_model_len=2048
-    )
-    assert vs.vllm_args(spec) == [
-        "--model", "meta-llama/Llama-2-70b-chat-hf",
-        "--served-model-name", "llama-2-70b-chat",
-        "--tensor-parallel-size", "4",
-        "--pipeline-parallel-size", "2",
-        "--distributed-executor-backend", "ray",
-        "--gpu-memory-utilization", "0.85",
-        "--max-model-len", "2048",
-        "--port", "8000",
-    ]  # fmt: skip
+def test_vllm_args_never_start_a_ray_backend() -> None:
+    """A Ray executor in a plain Deployment can never form its cluster: pp > 1 is refused by
+    validate(), and the arguments refuse it too rather than emit ``--distributed-executor-backend ray``."""
+    with pytest.raises(ValueError, match="pipeline parallelism across nodes is refused"):
+        vs.vllm_args(gke(model="llama-2-70b-chat", pipeline_parallel_size=2))
+    assert "ray" not in vs.vllm_args(gke())
 
 
 def test_vllm_args_refuse_an_unvalidated_model() -> None:

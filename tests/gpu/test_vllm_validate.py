@@ -84,23 +84,35 @@ def test_gpu_count_the_machine_type_does_not_have() -> None:
 def test_tp_above_the_gpus_per_node() -> None:
     assert rendered(gke(machine_type="g2-standard-24")) == [
         f"{P}.tensorParallelSize: got 4; tensor parallelism stays inside one node: 4 is more than the 2 GPUs "
-        "per node of g2-standard-24; use a machine type with 4 GPUs or more, or pipelineParallelSize to span nodes"
+        "per node of g2-standard-24; use a machine type with 4 GPUs or more"
     ]
 
 
-def test_pipeline_parallel_replicas_take_whole_nodes() -> None:
-    spec = gke(tensor_parallel_size=2, pipeline_parallel_size=2, max_replicas=3)
-    assert rendered(spec) == [
-        f"{P}.pipelineParallelSize: got 2; a replica spanning 2 nodes takes whole nodes: tensorParallelSize "
-        "must equal the 4 GPUs per node of g2-standard-48 (got 2)"
+PP_REFUSED = (
+    "1: a replica spanning nodes needs a Ray cluster (or LeaderWorkerSet) per replica, which this Deployment "
+    "cannot form, so its pods would wait for their peers forever; serve the model on one node with "
+    "tensorParallelSize up to the node's GPUs (8-GPU machines: "
+)
+
+
+@pytest.mark.parametrize("pp", [2, 3, 8])
+def test_pipeline_parallelism_across_nodes_is_refused(pp: int) -> None:
+    assert rendered(gke(tensor_parallel_size=4, pipeline_parallel_size=pp, max_replicas=3)) == [
+        f"{P}.pipelineParallelSize: got {pp}; {PP_REFUSED}g2-standard-96, a2-highgpu-8g, a3-highgpu-8g)"
+    ]
+    eks = replace(pr.PHASE_PRESETS[3].spec(Cloud.EKS), pipeline_parallel_size=pp)
+    assert rendered(eks) == [
+        f"{P}.pipelineParallelSize: got {pp}; {PP_REFUSED}g6e.48xlarge, p4d.24xlarge, p5.48xlarge)"
     ]
 
 
-def test_70b_over_two_l4_nodes_with_pipeline_parallelism_is_valid() -> None:
-    spec = gke(model="llama-2-70b-chat", pipeline_parallel_size=2, max_replicas=3)
-    assert rendered(spec) == []
-    assert (vp.gpus_per_replica(spec), vp.nodes_per_replica(spec), vp.nodes_for(spec, 3)) == (8, 2, 6)
-    assert vp.node_pools(spec) == vp.NodePools(on_demand_min=2, on_demand_max=2, spot_min=0, spot_max=4)
+def test_70b_fits_one_8_gpu_l4_node_instead_of_two_pipeline_stages() -> None:
+    assert rendered(gke(model="llama-2-70b-chat", pipeline_parallel_size=2, max_replicas=3))[0].startswith(
+        f"{P}.pipelineParallelSize: got 2; {PP_REFUSED}"
+    )
+    one_node = gke(model="llama-2-70b-chat", machine_type="g2-standard-96", tensor_parallel_size=8, max_replicas=3)
+    assert rendered(one_node) == []
+    assert (vp.gpus_per_replica(one_node), vp.nodes_for(one_node, 3)) == (8, 3)
 
 
 def test_spot_only_base_capacity_is_refused_unless_accepted() -> None:
