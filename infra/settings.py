@@ -174,7 +174,18 @@ def _degraded(values: dict[str, Any], err: ValidationError) -> StackConfig | Non
     keys still run and report beside the schema errors; None when a required value is missing."""
     trial = copy.deepcopy(values)
     for _ in range(4):
-        if not any(_drop(trial, e["loc"]) for e in err.errors() if e["type"] != "missing"):
+        errors = err.errors()
+        # A required key missing in a service or region (or the cluster's target): nothing to stand in.
+        if any(e["type"] == "missing" and len(e["loc"]) <= 3 and e["loc"] != ("phase",) for e in errors):
+            return None
+        progress = False
+        for e in errors:
+            if e["loc"] == ("phase",):  # a placeholder phase: the checks that span keys do not use it
+                progress |= trial.get("phase") != 1
+                trial["phase"] = 1
+            else:  # an invalid value: its default; a required key missing in an optional object: no object
+                progress |= _drop(trial, e["loc"][:-1] if e["type"] == "missing" else e["loc"])
+        if not progress:
             return None
         try:
             return StackConfig.model_validate(trial)

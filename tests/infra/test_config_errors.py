@@ -7,6 +7,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from infra import plan as planner
@@ -227,3 +228,23 @@ def test_yaml_null_is_shown_as_null(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_boolean_is_not_a_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = GKE + '  phasescale:services:\n    api: {image: "ghcr.io/a/api:1", port: true}\n'
     assert cli(tmp_path, capsys, text) == ["phasescale:services.api.port: got True; a number, not the boolean true"]
+
+
+def test_pulumi_up_raises_one_run_error_with_every_problem() -> None:
+    raw = {
+        "phasescal:environment": "production",
+        "phasescale:phase": "\u00b2",
+        "phasescale:cluster": '{"target": "gke"}',
+        "phasescale:regions": '{"a": {"location": "x"}}',
+    }
+    with pytest.raises(pulumi.RunError) as err:
+        planner.record(planner.pulumi_program, "t", raw)
+    assert str(err.value).splitlines() == [
+        "4 config problem(s):",
+        "  - phasescal:environment: got 'production'; unknown namespace 'phasescal'; did you mean "
+        "phasescale:environment? valid namespaces: phasescale, gcp, aws, kubernetes, pulumi",
+        "  - phasescale:cluster.gcpProject: got None; required for cluster.target gke",
+        "  - phasescale:phase: got '\u00b2'; a number written with the digits 0-9",
+        "  - phasescale:regions.a.location: got 'x'; a Google Cloud region for cluster.target gke (this is no region), "
+        "e.g. asia-northeast3",
+    ]
