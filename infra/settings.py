@@ -296,12 +296,33 @@ def resolve_all(
         except ValidationError as err:
             problems += _problems(err, f"{NAMESPACE}:overrides.")
     reported += [p.path for p in problems if p.path.startswith(f"{NAMESPACE}:overrides")]
+    if sizes is None and phase_known:
+        sizes = _degraded_sizes(int(phase), overrides)  # type: ignore[arg-type]
 
     if stack is not None:
         later = cross_checks(stack) + config_checks.check(stack, sizes if phase_known else None)
         problems += [p for p in later if not _covered(p.path, reported)]
     settings = Settings(stack=stack, sizes=sizes, secrets=secrets) if stack and sizes else None
     return Resolution(settings, problems, phase_known, reported)
+
+
+def _degraded_sizes(phase: int, overrides: Mapping[str, Any]) -> catalog.PhaseSizes | None:
+    """The phase's sizes with every invalid override left out (the catalog value in its place)."""
+    trial = _deep_merge(catalog.phase_row(phase), copy.deepcopy(dict(overrides)))
+    for _ in range(4):
+        try:
+            return catalog.PhaseSizes.model_validate(trial)
+        except ValidationError as err:
+            row = catalog.phase_row(phase)
+            for e in err.errors():
+                keys = [str(k) for k in e["loc"] if "[" not in str(k)]
+                if len(keys) >= 2 and isinstance(row.get(keys[0]), dict) and keys[1] in row[keys[0]]:
+                    trial[keys[0]][keys[1]] = row[keys[0]][keys[1]]
+                elif len(keys) == 1 and keys[0] in row:
+                    trial[keys[0]] = row[keys[0]]
+                elif not _drop(trial, e["loc"]):
+                    return None
+    return None
 
 
 def _covered(path: str, reported: list[str]) -> bool:

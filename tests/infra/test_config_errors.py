@@ -3,6 +3,7 @@ never a traceback, never a key silently ignored. Each test is a representative f
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from components.problems import ConfigError
 from infra import plan as planner
 from infra.__main__ import main
+from infra.load import load
 from infra.settings import resolve_all
 
 FULLWIDTH_TWO = "\uff12"
@@ -247,4 +250,16 @@ def test_pulumi_up_raises_one_run_error_with_every_problem() -> None:
         "  - phasescale:phase: got '\u00b2'; a number written with the digits 0-9",
         "  - phasescale:regions.a.location: got 'x'; a Google Cloud region for cluster.target gke (this is no region), "
         "e.g. asia-northeast3",
+    ]
+
+
+def test_an_override_error_does_not_hide_the_parts_checks_on_the_others() -> None:
+    raw, secret = planner.read_stack_config(planner.stack_file("prod"))
+    raw["phasescale:overrides"] = json.dumps({"postgres": {"readReplicas": -1}, "gpu": {"tensorParallelSize": 3}})
+    with pytest.raises(ConfigError) as err:
+        load(raw, secret, "prod")
+    assert [(p.path, p.value) for p in err.value.problems] == [
+        ("phasescale:overrides.gpu.tensorParallelSize", 3),  # the GPU part's checks (heads, GPUs per node)
+        ("phasescale:overrides.gpu.tensorParallelSize", 3),
+        ("phasescale:overrides.postgres.readReplicas", -1),  # the schema
     ]
