@@ -79,13 +79,13 @@ class Region(Model):
     """One region of the stack. The first region listed is the primary; phases below the catalog's
     multi-region phase deploy only the primary."""
 
-    location: str = Field(description="Cloud region, e.g. asia-northeast3 or ap-northeast-2.")
+    location: str = Field(description="Cloud region of the target's cloud, e.g. asia-northeast3 (gke) or ap-northeast-2 (eks).")
     kube_context: str | None = Field(
         default=None, description="kubeconfig context (target existing only)."
     )
     zones: list[str] = Field(
         default_factory=list,
-        description="Zones for nodes and subnets; empty means the cloud's zones a, b, c.",
+        description="Zones for nodes and subnets, of the region, each once; empty means the cloud's zones a, b, c.",
     )
     vpc_cidr: Annotated[str, AfterValidator(rules.vpc_cidr)] = Field(
         default="10.0.0.0/16",
@@ -313,9 +313,8 @@ class MonitoringConfig(Model):
     """
 
     slack_channels: SlackChannels = Field(default_factory=SlackChannels)
-    grafana_host: str | None = Field(
+    grafana_host: DnsName | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Ingress host for Grafana (TLS secret grafana-tls); none: kubectl port-forward.",
     )
     grafana_admin_secret: str | None = Field(
@@ -334,9 +333,8 @@ class MonitoringConfig(Model):
 class CdnConfig(Model):
     """Object storage and its CDN (components/cdn/bucket.py). Checked by infra/parts/cdn.py."""
 
-    domain: str | None = Field(
+    domain: DnsName | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Hostname served by the CDN. Required on gke (Google-managed certificate); on eks it "
         "needs acmCertificateArn; none on eks: the distribution's own *.cloudfront.net name.",
     )
@@ -378,7 +376,10 @@ class StackConfig(Model):
         "namespace the program installs into (monitoring, cnpg-system, ...).",
     )
     parts: Parts = Field(default_factory=Parts)
-    services: dict[Name, Service] = Field(default_factory=dict)
+    services: dict[Name, Service] = Field(
+        default_factory=dict, description="Not named like an object the program creates (redis, vllm, cdn-store, <region>-pg...) "
+        "nor ingress or monitoring (the callers keywords).",
+    )
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     milvus: MilvusConfig = Field(default_factory=MilvusConfig)

@@ -18,7 +18,7 @@ from infra.rules import AWS_REGIONS, GCP_REGIONS
 
 P = "phasescale:"
 RESERVED_SERVICE_NAMES = frozenset({"ingress", "monitoring", "redis", "redis-auth", "redis-backup", "redis-config",
-                                    "vllm", "vllm-hf-token", "cdn-store"})
+                                    "vllm", "vllm-hf-token", "cdn-store", "cdn-store-s3-config"})
 """Names taken in the app namespace by what the program creates there (Redis, vLLM, the dev CDN store,
 ``<region>-pg*`` of PostgreSQL) or by the callers keywords (``ingress``, ``monitoring``): a service of
 that name would collide with the object or the keyword."""
