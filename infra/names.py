@@ -18,8 +18,8 @@ from infra.parts import cdn, milvus, postgres, redis
 from infra.settings import Settings
 
 GKE_CLUSTER = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
-"""GKE cluster names: 1-40 lowercase letters, digits, hyphens (cloud.google.com/kubernetes-engine/docs/
-reference/rest/v1/projects.locations.clusters#Cluster.FIELDS.name)."""
+"""GKE cluster names: up to 40 lowercase letters, digits, hyphens, a letter first, no trailing hyphen
+(container v1 API, Cluster.name: cloud.google.com/python/docs/reference/container/latest/google.cloud.container_v1.types.Cluster)."""
 EKS_CLUSTER = re.compile(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}")
 """EKS cluster names: 1-100 characters (docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html)."""
 BUCKET = re.compile(r"[a-z0-9][-a-z0-9]{1,61}[a-z0-9]")
@@ -29,8 +29,9 @@ SERVICE_ACCOUNT_ID = re.compile(r"[a-z]([-a-z0-9]{4,28}[a-z0-9])")
 """Google service account ids: 6-30 characters (cloud.google.com/iam/docs/service-accounts-create)."""
 CACHE_ID = re.compile(r"[a-z](?!.*--)[-a-z0-9]{0,38}[a-z0-9]|[a-z]")
 """ElastiCache replication group ids and Memorystore instance ids: 1-40 characters, a letter first, no
-trailing hyphen, no '--' (docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/
-API_CreateReplicationGroup.html; cloud.google.com/memorystore/docs/redis/reference/rest/v1/projects.locations.instances)."""
+trailing hyphen, no '--' (CreateReplicationGroup.ReplicationGroupId in the ElastiCache API reference:
+docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html;
+cloud.google.com/memorystore/docs/redis/reference/rest/v1/projects.locations.instances)."""
 RDS_ID = re.compile(r"[a-z](?!.*--)[-a-z0-9]{0,61}[a-z0-9]|[a-z]")
 """RDS instance identifiers: 1-63 characters, a letter first, no trailing hyphen, no '--'."""
 
