@@ -11,18 +11,25 @@ from infra.advise import add_arguments as advise_arguments
 from infra.advise import run as advise_run
 
 
+def _phase(text: str) -> int:
+    """``--phase``: 1-4 in ASCII digits (``int()`` would read a fullwidth two as 2)."""
+    if not (text.isascii() and text.isdigit()) or int(text) not in (1, 2, 3, 4):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a phase; valid: 1, 2, 3, 4")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="run the program under mocks and show/write what it would send")
     p.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    p.add_argument("--phase", type=int, help="override phasescale:phase")
+    p.add_argument("--phase", type=_phase, help="override phasescale:phase")
     p.add_argument("--out", type=Path, help="write manifests/, helm/, rules/, resources.json here")
     p.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     d = sub.add_parser("diff", help="what moving between two phases would create, change, delete")
     d.add_argument("--stack", required=True)
-    d.add_argument("--from-phase", type=int, required=True)
-    d.add_argument("--to-phase", type=int, required=True)
+    d.add_argument("--from-phase", type=_phase, required=True)
+    d.add_argument("--to-phase", type=_phase, required=True)
     d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     sub.add_parser("reference", help="print the config reference (the README's, generated)")
     a = sub.add_parser("advise", help="should the stack move up or down a phase? (live Prometheus)")

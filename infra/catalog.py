@@ -13,31 +13,57 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from infra.config import Model
 
 PHASES = (1, 2, 3, 4)
 PHASE_NAMES = {1: "MVP", 2: "Growth", 3: "Scale", 4: "Enterprise"}
+GCE_MACHINE_TYPE = (
+    r"^(e2|n1|n2|n2d|n4|n4d|c2|c2d|c3|c3d|c4|c4a|c4d|t2a|t2d|m1|m2|m3|m4|a2|a3|a4|g2|g4|h3|h4d|z3|x4)"
+    r"-[a-z]+(-[0-9]+[a-z]*)?(-[a-z0-9]+)?$"
+)
+"""A Compute Engine machine type of a known family (cloud.google.com/compute/docs/machine-resource)."""
+EC2_INSTANCE_TYPE = r"^[a-z]+[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|xlarge|[0-9]+xlarge|metal(-[0-9]+xl)?)$"
+"""An EC2 instance type: family.size (docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html)."""
+
+
+def _ordered(row: Model, *pairs: tuple[str, str]) -> None:
+    """Catalog rows (and their overrides) keep each lower bound at or below its upper bound."""
+    for low, high in pairs:
+        if getattr(row, low) > getattr(row, high):
+            fields = type(row).model_fields
+            raise ValueError(f"{fields[low].alias or low} ({getattr(row, low)}) must not be above "
+                             f"{fields[high].alias or high} ({getattr(row, high)})")
 
 
 class ServiceSizing(Model):
     """Replica bounds for services that do not set their own (phasescale:services.X.replicas)."""
 
-    min_replicas: int = Field(ge=0)
-    max_replicas: int = Field(ge=1)
-    cloudrun_min_instances: int = Field(ge=0)
-    cloudrun_max_instances: int = Field(ge=1)
+    min_replicas: int = Field(ge=0, le=1000)
+    max_replicas: int = Field(ge=1, le=1000)
+    cloudrun_min_instances: int = Field(ge=0, le=1000)
+    cloudrun_max_instances: int = Field(ge=1, le=1000, description="Cloud Run allows up to 1000.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ServiceSizing:
+        _ordered(self, ("min_replicas", "max_replicas"), ("cloudrun_min_instances", "cloudrun_max_instances"))
+        return self
 
 
 class NodeSizing(Model):
     """The system node pool of each regional cluster (nodes per zone on GKE, in total on EKS)."""
 
-    min_nodes: int = Field(ge=1)
-    max_nodes: int = Field(ge=1)
-    gke_machine_type: str = "e2-standard-4"
-    eks_instance_type: str = "m6i.xlarge"
-    disk_gib: int = Field(default=100, ge=20)
+    min_nodes: int = Field(ge=1, le=1000, description="GKE: at most 1000 nodes per pool and zone.")
+    max_nodes: int = Field(ge=1, le=1000)
+    gke_machine_type: str = Field(default="e2-standard-4", pattern=GCE_MACHINE_TYPE)
+    eks_instance_type: str = Field(default="m6i.xlarge", pattern=EC2_INSTANCE_TYPE)
+    disk_gib: int = Field(default=100, ge=20, le=16384, description="Boot disk; EBS gp3 holds 16 TiB at most.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NodeSizing:
+        _ordered(self, ("min_nodes", "max_nodes"))
+        return self
 
 
 class DataNodeSizing(Model):
@@ -46,70 +72,86 @@ class DataNodeSizing(Model):
     Tainted ``phasescale/pool=data:NoSchedule``: only the in-cluster data tier (CNPG instances,
     operator Redis, Milvus) tolerates it. Created only when one of those runs in the cluster."""
 
-    min_nodes: int = Field(ge=0)
-    max_nodes: int = Field(ge=1)
-    gke_machine_type: str = "n2-standard-16"
-    eks_instance_type: str = "m6i.4xlarge"
-    disk_gib: int = Field(default=100, ge=20)
+    min_nodes: int = Field(ge=0, le=1000)
+    max_nodes: int = Field(ge=1, le=1000)
+    gke_machine_type: str = Field(default="n2-standard-16", pattern=GCE_MACHINE_TYPE)
+    eks_instance_type: str = Field(default="m6i.4xlarge", pattern=EC2_INSTANCE_TYPE)
+    disk_gib: int = Field(default=100, ge=20, le=16384, description="Boot disk; EBS gp3 holds 16 TiB at most.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> DataNodeSizing:
+        _ordered(self, ("min_nodes", "max_nodes"))
+        return self
 
 
 class PostgresSizing(Model):
     read_replicas: int = Field(ge=0, le=10)
-    cpu: int = Field(ge=1, description="vCPU per instance.")
-    memory_gib: int = Field(ge=1)
-    storage_gib: int = Field(ge=10)
-    max_connections: int = Field(ge=20)
-    pooler_instances: int = Field(ge=1)
-    max_client_conn: int = Field(ge=10)
-    default_pool_size: int = Field(ge=1)
-    min_pool_size: int = Field(ge=0)
-    reserve_pool_size: int = Field(ge=0)
-    backup_retention_days: int = Field(default=30, ge=1)
+    cpu: int = Field(ge=1, le=128, description="vCPU per instance.")
+    memory_gib: int = Field(ge=1, le=1024)
+    storage_gib: int = Field(ge=10, le=65536, description="RDS and Cloud SQL hold 64 TiB at most.")
+    max_connections: int = Field(ge=20, le=10000)
+    pooler_instances: int = Field(ge=1, le=20)
+    max_client_conn: int = Field(ge=10, le=100_000)
+    default_pool_size: int = Field(ge=1, le=10000)
+    min_pool_size: int = Field(ge=0, le=10000)
+    reserve_pool_size: int = Field(ge=0, le=10000)
+    backup_retention_days: int = Field(default=30, ge=1, le=35, description="RDS keeps automated backups 35 days at most.")
     regional_ha: bool = Field(description="Managed engines: a standby in another zone.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PostgresSizing:
+        _ordered(self, ("min_pool_size", "default_pool_size"))
+        return self
 
 
 class RedisSizing(Model):
     mode: str = Field(pattern="^(standalone|replication|cluster)$")
-    maxmemory_mb: int = Field(ge=64, description="Per node (per shard in cluster mode).")
+    maxmemory_mb: int = Field(ge=64, le=1_048_576, description="Per node (per shard in cluster mode).")
     maxmemory_policy: str = Field(
         default="allkeys-lru",
         pattern="^(noeviction|allkeys-lru|allkeys-lfu|allkeys-random|volatile-lru|volatile-lfu|"
         "volatile-random|volatile-ttl)$",
     )
     memory_mib: int = Field(
-        ge=128, description="Memory per Redis node: container request = limit (operator), capacity (managed)."
+        ge=128, le=1_048_576,
+        description="Memory per Redis node: container request = limit (operator), capacity (managed).",
     )
-    cpu_millicores: int = Field(default=500, ge=100, description="CPU request per Redis node (operator).")
-    storage_gib: int = Field(ge=1, description="Data volume per node (operator): RDB + AOF + rewrite.")
-    shards: int = Field(default=1, ge=1)
-    replicas_per_shard: int = Field(default=0, ge=0)
-    sentinels: int = Field(default=0, ge=0)
+    cpu_millicores: int = Field(default=500, ge=100, le=64000, description="CPU request per Redis node (operator).")
+    storage_gib: int = Field(ge=1, le=16384, description="Data volume per node (operator): RDB + AOF + rewrite.")
+    shards: int = Field(default=1, ge=1, le=250, description="Memorystore cluster: 250 shards at most.")
+    replicas_per_shard: int = Field(default=0, ge=0, le=5, description="ElastiCache: 5 replicas per shard at most.")
+    sentinels: int = Field(default=0, ge=0, le=9)
 
 
 class MilvusSizing(Model):
     mode: str = Field(pattern="^(standalone|cluster)$")
-    query_nodes: int = Field(default=1, ge=1)
-    data_nodes: int = Field(default=1, ge=1)
-    streaming_nodes: int = Field(default=1, ge=1)
-    proxies: int = Field(default=1, ge=1)
+    query_nodes: int = Field(default=1, ge=1, le=100)
+    data_nodes: int = Field(default=1, ge=1, le=100)
+    streaming_nodes: int = Field(default=1, ge=1, le=100)
+    proxies: int = Field(default=1, ge=1, le=100)
     query_node_memory_gib: int = Field(
-        default=4, ge=1, description="Per query node (standalone: the one pod); loaded segments live here."
+        default=4, ge=1, le=1024, description="Per query node (standalone: the one pod); loaded segments live here."
     )
     minio_storage_gib: int = Field(
-        default=50, ge=10, description="In-cluster MinIO volume per replica (target existing only)."
+        default=50, ge=10, le=65536, description="In-cluster MinIO volume per replica (target existing only)."
     )
 
 
 class GpuSizing(Model):
     model: str = "llama-2-13b-chat"
-    tensor_parallel_size: int = Field(ge=1)
-    pipeline_parallel_size: int = Field(default=1, ge=1)
-    min_replicas: int = Field(ge=0)
-    max_replicas: int = Field(ge=1)
-    spot_max_nodes: int = Field(ge=0, description="Burst capacity on spot nodes.")
-    gke_accelerator: str
+    tensor_parallel_size: int = Field(ge=1, le=16)
+    pipeline_parallel_size: int = Field(default=1, ge=1, le=16)
+    min_replicas: int = Field(ge=0, le=100)
+    max_replicas: int = Field(ge=1, le=100)
+    spot_max_nodes: int = Field(ge=0, le=100, description="Burst capacity on spot nodes.")
+    gke_accelerator: str = Field(description="Checked against the GPU catalog by infra/parts/gpu.py.")
     gke_machine_type: str
     eks_instance_type: str
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GpuSizing:
+        _ordered(self, ("min_replicas", "max_replicas"))
+        return self
 
 
 class CdnSizing(Model):
@@ -119,19 +161,24 @@ class CdnSizing(Model):
         default="PriceClass_200", pattern="^PriceClass_(100|200|All)$",
         description="CloudFront edge set (eks); 200 includes Seoul and Tokyo, 100 does not.",
     )
-    default_ttl_s: int = Field(default=3600, ge=0, description="Edge TTL when the origin sends none.")
-    max_ttl_s: int = Field(default=86400, ge=0)
+    default_ttl_s: int = Field(default=3600, ge=0, le=31_536_000, description="Edge TTL when the origin sends none.")
+    max_ttl_s: int = Field(default=86400, ge=0, le=31_536_000, description="Cloud CDN caps TTLs at one year.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CdnSizing:
+        _ordered(self, ("default_ttl_s", "max_ttl_s"))
+        return self
 
 
 class MonitoringSizing(Model):
     retention_days: int = Field(
-        ge=1, description="Prometheus retention; at least the phase's trigger history (retention_days_needed)."
+        ge=1, le=3650, description="Prometheus retention; at least the phase's trigger history (retention_days_needed)."
     )
-    storage_gib: int = Field(ge=5, description="Prometheus volume per replica; retentionSize is 85% of it.")
-    prometheus_replicas: int = Field(ge=1)
-    alertmanager_replicas: int = Field(ge=1)
-    prometheus_cpu_millicores: int = Field(default=500, ge=100, description="CPU request per Prometheus replica.")
-    prometheus_memory_gib: int = Field(default=2, ge=1, description="Memory request = limit per Prometheus replica.")
+    storage_gib: int = Field(ge=5, le=16384, description="Prometheus volume per replica; retentionSize is 85% of it.")
+    prometheus_replicas: int = Field(ge=1, le=10)
+    alertmanager_replicas: int = Field(ge=1, le=10)
+    prometheus_cpu_millicores: int = Field(default=500, ge=100, le=64000, description="CPU request per Prometheus replica.")
+    prometheus_memory_gib: int = Field(default=2, ge=1, le=1024, description="Memory request = limit per Prometheus replica.")
 
 
 class RegionSizing(Model):

@@ -9,17 +9,29 @@ catalog value for this stack.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from infra import rules
+from infra.rules import is_int_field
 
 NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 """DNS-1123 label: the shape of every name that becomes a Kubernetes or cloud name."""
 
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=40)]
-
-
+Cidr = Annotated[str, AfterValidator(rules.cidr)]
+DnsName = Annotated[str, AfterValidator(rules.dns_subdomain)]
+"""A DNS-1123 subdomain (Kubernetes object names such as Secrets and StorageClasses; hosts)."""
 class Model(BaseModel):
     """Base of every config model: camelCase keys in YAML, unknown keys rejected, immutable."""
 
@@ -30,6 +42,18 @@ class Model(BaseModel):
         frozen=True,
         use_enum_values=False,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """``port: true`` is a mistake, not port 1: numbers must be written as numbers."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and is_int_field(field.annotation):
+            if isinstance(value, bool):
+                raise ValueError(f"a number, not the boolean {str(value).lower()}")
+            if isinstance(value, str) and not value.isascii():
+                raise ValueError("a number written with the digits 0-9")
+        return value
 
 
 class Target(StrEnum):
@@ -55,18 +79,19 @@ class Region(Model):
     """One region of the stack. The first region listed is the primary; phases below the catalog's
     multi-region phase deploy only the primary."""
 
-    location: str = Field(description="Cloud region, e.g. asia-northeast3 or ap-northeast-2.")
+    location: str = Field(description="Cloud region of the target's cloud, e.g. asia-northeast3 (gke) or ap-northeast-2 (eks).")
     kube_context: str | None = Field(
         default=None, description="kubeconfig context (target existing only)."
     )
     zones: list[str] = Field(
         default_factory=list,
-        description="Zones for nodes and subnets; empty means the cloud's zones a, b, c.",
+        description="Zones for nodes and subnets, of the region, each once; empty means the cloud's zones a, b, c.",
     )
-    vpc_cidr: str = Field(
+    vpc_cidr: Annotated[str, AfterValidator(rules.vpc_cidr)] = Field(
         default="10.0.0.0/16",
-        pattern=r"^\d+\.\d+\.\d+\.\d+/\d+$",
-        description="Address range of the region's VPC (node subnets are carved from it).",
+        description="Address range of the region's VPC (node subnets are carved from it): a private range "
+        "(10/8, 172.16/12, 192.168/16, 100.64/10); gke /16 or larger; eks /16 or /17 (AWS allows /16-/28, the "
+        "subnets need /18s per zone); regions must not overlap from the multi-region phase.",
     )
 
 
@@ -79,7 +104,7 @@ class Cluster(Model):
         default="1.33", pattern=r"^1\.\d+$", description="Minor version for EKS; GKE follows the channel."
     )
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(default="REGULAR", description="GKE release channel.")
-    api_allowed_cidrs: list[str] = Field(
+    api_allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"],
         description="CIDRs allowed to reach the public API endpoint (GKE master authorized "
         "networks / EKS public access CIDRs). Narrow this in production.",
@@ -92,6 +117,7 @@ class Cluster(Model):
 class Replicas(Model):
     min: int = Field(ge=0, le=1000)
     max: int = Field(ge=1, le=1000)
+    """HPA bounds; 1000 keeps a typo (10^9) from reaching the cluster."""
 
     @model_validator(mode="after")
     def _min_le_max(self) -> Replicas:
@@ -106,9 +132,9 @@ class Autoscaling(Model):
 
     cpu_percent: int | None = Field(default=70, ge=1, le=100)
     memory_percent: int | None = Field(default=None, ge=1, le=100)
-    rps_per_pod: int | None = Field(default=None, ge=1, description="Requests per second per pod.")
-    concurrent_users_per_pod: int | None = Field(default=None, ge=1)
-    queue_length_per_pod: int | None = Field(default=None, ge=1)
+    rps_per_pod: int | None = Field(default=None, ge=1, le=1_000_000, description="Requests per second per pod.")
+    concurrent_users_per_pod: int | None = Field(default=None, ge=1, le=1_000_000)
+    queue_length_per_pod: int | None = Field(default=None, ge=1, le=1_000_000)
     scale_to_zero: bool = Field(
         default=False, description="Allow KEDA to scale to zero when idle (catalog min must be 0)."
     )
@@ -116,9 +142,9 @@ class Autoscaling(Model):
 
 
 class IngressRoute(Model):
-    host: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-    path_prefix: str = Field(default="/", pattern=r"^/")
-    tls_secret: str | None = Field(
+    host: DnsName
+    path_prefix: Annotated[str, AfterValidator(rules.url_path)] = "/"
+    tls_secret: DnsName | None = Field(
         default=None, description="Secret holding the TLS certificate; none means cert-manager."
     )
 
@@ -128,22 +154,34 @@ class DatabaseUse(Model):
 
 
 class Resources(Model):
-    cpu_millicores: int = Field(default=250, ge=10)
-    memory_mib: int = Field(default=512, ge=16)
-    cpu_limit_millicores: int | None = Field(default=None, ge=10)
-    memory_limit_mib: int | None = Field(default=None, ge=16)
+    """Requests and limits of each container (bounded by the largest node the catalogs offer)."""
+
+    cpu_millicores: int = Field(default=250, ge=10, le=192_000)
+    memory_mib: int = Field(default=512, ge=16, le=1_048_576)
+    cpu_limit_millicores: int | None = Field(default=None, ge=10, le=192_000, description="Not below the request.")
+    memory_limit_mib: int | None = Field(default=None, ge=16, le=1_048_576, description="Not below the request.")
+
+    @model_validator(mode="after")
+    def _limit_not_below_request(self) -> Resources:
+        # Kubernetes refuses a limit below its request (core/v1 validation: "must be less than or equal to limit").
+        if self.cpu_limit_millicores is not None and self.cpu_limit_millicores < self.cpu_millicores:
+            raise ValueError(f"cpuLimitMillicores ({self.cpu_limit_millicores}) must not be below cpuMillicores "
+                             f"({self.cpu_millicores})")
+        if self.memory_limit_mib is not None and self.memory_limit_mib < self.memory_mib:
+            raise ValueError(f"memoryLimitMib ({self.memory_limit_mib}) must not be below memoryMib ({self.memory_mib})")
+        return self
 
 
 class Service(Model):
     """One stateless service (StatelessService on Kubernetes, or Cloud Run on GCP)."""
 
-    image: str = Field(pattern=r"^[^:@\s]+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+    image: Annotated[str, AfterValidator(rules.image)]
     port: int = Field(default=8080, ge=1, le=65535)
     runtime: Runtime = Runtime.KUBERNETES
     replicas: Replicas | None = Field(
         default=None, description="Replica bounds for every phase; default: the catalog's."
     )
-    phase_replicas: dict[int, Replicas] = Field(
+    phase_replicas: dict[Annotated[int, Field(ge=1, le=4)], Replicas] = Field(
         default_factory=dict, description="Replica bounds for given phases (wins over replicas)."
     )
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
@@ -158,7 +196,9 @@ class Service(Model):
     ready_path: str = Field(default="/ready", pattern=r"^/")
     metrics_path: str = Field(default="/metrics", pattern=r"^/")
     vpa: bool = Field(default=False, description="Add a VerticalPodAutoscaler in recommend mode.")
-    env: dict[str, str] = Field(default_factory=dict, description="Plain, non-secret environment.")
+    env: Annotated[dict[str, str], AfterValidator(rules.env_keys)] = Field(
+        default_factory=dict, description="Plain, non-secret environment; names of letters, digits and '_'."
+    )
     timeout_s: int = Field(default=300, ge=1, le=3600, description="Request timeout (Cloud Run).")
     concurrency: int = Field(default=100, ge=1, le=1000, description="Requests per instance (Cloud Run).")
 
@@ -166,9 +206,6 @@ class Service(Model):
     def _checks(self) -> Service:
         if self.runtime is Runtime.CLOUDRUN and self.ingress is not None:
             raise ValueError("ingress routes apply to runtime kubernetes; Cloud Run has its own URL")
-        for phase in self.phase_replicas:
-            if phase not in (1, 2, 3, 4):
-                raise ValueError(f"phaseReplicas key {phase} is not a phase; valid: 1, 2, 3, 4")
         return self
 
 
@@ -195,9 +232,9 @@ class PostgresConfig(Model):
     engine: PostgresEngine = Field(
         default=PostgresEngine.CNPG, description="cnpg (in-cluster, every target), cloudsql (gke), rds (eks)."
     )
-    database: Name = "app"
-    owner: Name = "app"
-    storage_class: str | None = Field(default=None, description="Default: the cluster's default class.")
+    database: Annotated[Name, AfterValidator(rules.database_name)] = Field(default="app", description="Not a reserved name (postgres, template0/1, rdsadmin, ...).")
+    owner: Annotated[Name, AfterValidator(rules.role_name)] = Field(default="app", description="Not a reserved role (postgres, rdsadmin, streaming_replica, ...).")
+    storage_class: DnsName | None = Field(default=None, description="Default: the cluster's default class.")
     backup_bucket_prefix: str | None = Field(
         default=None,
         pattern=r"^[a-z0-9][-a-z0-9]{1,40}[a-z0-9]$",
@@ -229,7 +266,7 @@ class RedisConfig(Model):
         default=RedisEngine.OPERATOR,
         description="operator (in-cluster, every target), memorystore (gke), elasticache (eks).",
     )
-    storage_class: str | None = Field(default=None, description="Default: the cluster's default class.")
+    storage_class: DnsName | None = Field(default=None, description="Default: the cluster's default class.")
     appendonly: bool = Field(
         default=True, description="Operator: AOF (fsync every second) besides the hourly RDB snapshot."
     )
@@ -253,7 +290,7 @@ class RedisConfig(Model):
 
 
 class MilvusConfig(Model):
-    storage_class: str | None = None
+    storage_class: DnsName | None = None
 
 
 class GpuConfig(Model):
@@ -276,9 +313,8 @@ class MonitoringConfig(Model):
     """
 
     slack_channels: SlackChannels = Field(default_factory=SlackChannels)
-    grafana_host: str | None = Field(
+    grafana_host: DnsName | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Ingress host for Grafana (TLS secret grafana-tls); none: kubectl port-forward.",
     )
     grafana_admin_secret: str | None = Field(
@@ -288,7 +324,7 @@ class MonitoringConfig(Model):
         description="A Secret you create in the monitoring namespace with keys admin-user and admin-password; "
         "none: the chart generates a random password into the Secret monitoring-grafana.",
     )
-    storage_class: str | None = Field(default=None, description="Prometheus/Alertmanager volumes; default: the cluster's.")
+    storage_class: DnsName | None = Field(default=None, description="Prometheus/Alertmanager volumes; default: the cluster's.")
     runbook_base_url: str | None = Field(
         default=None, pattern=r"^https?://", description="Alerts link <url>/<alertname lowercased> as runbook_url."
     )
@@ -297,9 +333,8 @@ class MonitoringConfig(Model):
 class CdnConfig(Model):
     """Object storage and its CDN (components/cdn/bucket.py). Checked by infra/parts/cdn.py."""
 
-    domain: str | None = Field(
+    domain: DnsName | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="Hostname served by the CDN. Required on gke (Google-managed certificate); on eks it "
         "needs acmCertificateArn; none on eks: the distribution's own *.cloudfront.net name.",
     )
@@ -320,7 +355,7 @@ class CdnConfig(Model):
         description="eks with a domain: an ACM certificate for it, issued in us-east-1 (CloudFront's region).",
     )
     dev_store_gib: int = Field(default=10, ge=1, le=1000, description="existing: the dev S3 store's volume.")
-    storage_class: str | None = Field(default=None, description="existing: the dev store's storage class.")
+    storage_class: DnsName | None = Field(default=None, description="existing: the dev store's storage class.")
 
 
 class StackConfig(Model):
@@ -335,9 +370,16 @@ class StackConfig(Model):
     regions: dict[Name, Region] = Field(
         min_length=1, description="Regions by name; the first is primary; all are deployed from the multi-region phase."
     )
-    namespace: Name = Field(default="phasescale", description="Namespace of the services (restricted Pod Security).")
+    namespace: Annotated[Name, AfterValidator(rules.app_namespace)] = Field(
+        default="phasescale",
+        description="Namespace of the services (restricted Pod Security); not kube-system, default or a "
+        "namespace the program installs into (monitoring, cnpg-system, ...).",
+    )
     parts: Parts = Field(default_factory=Parts)
-    services: dict[Name, Service] = Field(default_factory=dict)
+    services: dict[Name, Service] = Field(
+        default_factory=dict, description="Not named like an object the program creates (redis, vllm, cdn-store, <region>-pg...) "
+        "nor ingress or monitoring (the callers keywords).",
+    )
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
     milvus: MilvusConfig = Field(default_factory=MilvusConfig)

@@ -22,8 +22,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra import stackfile
 from infra.config import SECRET_KEYS
-from infra.settings import NAMESPACE, Settings, resolve
+from infra.settings import NAMESPACE, Settings
 
 PROJECT = "phasescale"
 REDACTED = "[secret]"
@@ -170,25 +171,29 @@ def stack_file(stack: str, root: Path = ROOT) -> Path:
     return root / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(path: Path) -> tuple[dict[str, str], frozenset[str]]:
+def read_stack_config(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
     """The stack file's config as Pulumi hands it to the program: strings (objects as JSON), plus
     the set of secret keys. Secret values cannot be decrypted offline: every secret key (set in the
-    file or, as usual, only in the encrypted config) becomes a placeholder marked secret."""
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw: dict[str, str] = {}
+    file or, as usual, only in the encrypted config) becomes a placeholder marked secret. A YAML null
+    stays None (reported as ``null`` by the checks). Raises ConfigError for a file that is not a
+    readable, single-document YAML mapping (see infra/stackfile.py)."""
+    config = stackfile.load(path)
+    raw: dict[str, Any] = {}
     secret: set[str] = set()
     for key in SECRET_KEYS:  # not set in the file: `pulumi config set --secret` keeps them elsewhere
         raw[f"{NAMESPACE}:{key}"] = OFFLINE_SECRETS.get(key, "offlinePlaceholder0000000000000000")
         secret.add(f"{NAMESPACE}:{key}")
-    for key, value in (doc.get("config") or {}).items():
+    for key, value in config.items():
         secret.discard(key)
         if isinstance(value, Mapping) and set(value) == {"secure"}:
             raw[key] = OFFLINE_SECRETS.get(key.partition(":")[2], "offlinePlaceholder0000000000000000")
             secret.add(key)
         elif isinstance(value, (dict, list)):
-            raw[key] = json.dumps(value)
+            raw[key] = json.dumps(value, default=str)
         elif isinstance(value, bool):
             raw[key] = "true" if value else "false"
+        elif value is None:
+            raw[key] = None
         else:
             raw[key] = str(value)
     return raw, frozenset(secret)
@@ -202,10 +207,11 @@ def run(
 ) -> Plan:
     """Resolve ``Pulumi.<stack>.yaml`` (with an optional phase override) and run the program under
     mocks. Raises ``ConfigError`` before any registration when the config is invalid."""
-    from infra.stack import build  # late import: the composition imports every component
+    from infra.load import load  # late import: the composition imports every component
+    from infra.stack import build
 
     raw, secret_keys = read_stack_config(stack_file(stack, root))
-    settings = resolve(raw, secret_keys, phase)
+    settings = load(raw, secret_keys, stack, phase)
     if phase is not None:
         raw[f"{NAMESPACE}:phase"] = str(phase)
     body = program or build
@@ -352,12 +358,13 @@ def pulumi_program() -> None:
     from pulumi.runtime.config import _SECRET_KEYS, CONFIG, get_config_env, get_config_secret_keys_env
 
     from components.problems import ConfigError
+    from infra.load import load
     from infra.stack import build
 
     raw = {**get_config_env(), **CONFIG.get()}
     secret_keys = frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
     try:
-        settings = resolve(raw, secret_keys)
+        settings = load(raw, secret_keys, pulumi.get_stack())
         build(settings)
     except ConfigError as err:
         raise pulumi.RunError(err.render()) from None

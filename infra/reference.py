@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import enum
+import types
 import typing
 from typing import Any
 
@@ -30,12 +31,48 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 
 def _type_name(annotation: Any) -> str:
+    """``int | None``, ``list[str]``, ``a \\| b`` for enums; constraints go to the "valid" column."""
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return " \\| ".join(str(m.value) for m in annotation)
-    text = str(annotation) if typing.get_origin(annotation) else getattr(annotation, "__name__", str(annotation))
-    for noise in ("typing.", "infra.config.", "Annotated[", ", FieldInfo(annotation=NoneType, required=True, metadata=[_PydanticGeneralMetadata(pattern='^[a-z]([-a-z0-9]*[a-z0-9])?$'), MaxLen(max_length=40)])]"):
-        text = text.replace(noise, "")
-    return text.replace("|", "\\|")
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " \\| ".join(str(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in args)
+    if origin is not None:
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
+
+
+def _metadata(field: Any) -> list[Any]:
+    """Constraints of a field, including those of an Annotated type inside ``X | None``."""
+    found = list(field.metadata)
+    for arg in typing.get_args(field.annotation):
+        found += list(getattr(arg, "__metadata__", ()))
+    return found
+
+
+def _bounds(field: Any) -> str:
+    """What is valid, in words: numeric bounds, lengths, patterns and the rules of infra/rules.py."""
+    low = high = None
+    out = []
+    for m in _metadata(field):
+        low = getattr(m, "ge", low)
+        high = getattr(m, "le", high)
+        if getattr(m, "max_length", None) is not None:
+            out.append(f"at most {m.max_length} characters")
+        if getattr(m, "pattern", None):
+            out.append(f"`{m.pattern}`")
+        func = getattr(m, "func", None)
+        if func is not None and func.__doc__:
+            out.append(func.__doc__.strip().split("\n")[0].rstrip("."))
+    if low is not None and high is not None:
+        out.insert(0, f"{low} to {high}")
+    elif low is not None or high is not None:
+        out.insert(0, f">= {low}" if high is None else f"<= {high}")
+    return "; ".join(out).replace("|", "\\|")
 
 
 def _default(field: Any) -> str:
@@ -55,12 +92,14 @@ def _rows(model: type[BaseModel], prefix: str, out: list[str], nested: list[tupl
         sub = _model_of(field.annotation)
         if sub is not None and typing.get_origin(field.annotation) is dict:
             nested.append((f"{key}.<name>", sub))
-            out.append(f"| `{key}` | map of name to object (see below) | {_default(field)} | {field.description or ''} |")
+            out.append(f"| `{key}` | map of name to object (see below) | {_default(field)} | {_bounds(field)} | "
+                       f"{field.description or ''} |")
             continue
         if sub is not None:
             nested.append((key, sub))
             continue
-        out.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
+        out.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {_bounds(field)} | "
+                   f"{field.description or ''} |")
 
 
 def render() -> str:
@@ -69,7 +108,7 @@ def render() -> str:
     while pending:
         prefix, model = pending.pop(0)
         title = prefix.rstrip(":.") or "phasescale"
-        lines += [f"#### `{title}`", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        lines += [f"#### `{title}`", "", "| key | type | default | valid | meaning |", "|---|---|---|---|---|"]
         nested: list[tuple[str, type[BaseModel]]] = []
         _rows(model, prefix if prefix.endswith(":") else prefix + ".", lines, nested)
         lines.append("")
@@ -80,7 +119,7 @@ def render() -> str:
     for part, field in PhaseSizes.model_fields.items():
         sub = _model_of(field.annotation)
         assert sub is not None
-        keys = ", ".join(f"`{f.alias or n}`" for n, f in sub.model_fields.items())
-        lines.append(f"- `{part}`: {keys}")
+        keys = ", ".join(f"`{f.alias or n}`" + (f" ({_bounds(f)})" if _bounds(f) else "") for n, f in sub.model_fields.items())
+        lines.append(f"- `{field.alias or part}`: {keys}")
     lines += ["", END]
     return "\n".join(lines)

@@ -7,7 +7,10 @@ collected into one :class:`~components.problems.ConfigError`; nothing is half-re
 
 from __future__ import annotations
 
+import copy
+import difflib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +19,7 @@ from pydantic import ValidationError
 
 from components.problems import ConfigError, Problem
 from components.versions import CLUSTER_AUTOSCALER_TAGS
-from infra import catalog
+from infra import catalog, config_checks
 from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
 
 NAMESPACE = "phasescale"
@@ -42,6 +45,19 @@ class Settings:
         return names if self.sizes.regions.multi_region else names[:1]
 
 
+class _Null:
+    """YAML's null as a problem shows it (``got null``), not Python's ``None``."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+PASSED_ON = ("gcp", "aws", "kubernetes", "pulumi")
+"""Provider namespaces whose keys the program passes on to Pulumi untouched; any other namespace
+than these and ``phasescale`` is a typo (``phasescal:environment`` would silently drop production)."""
+
+
 def _loc_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     """``("phasescale:", ("services", "api", "port"))`` -> ``phasescale:services.api.port``."""
     parts = [str(p) for p in loc if "[" not in str(p)]  # drop validator names like "function-after[...]"
@@ -54,14 +70,26 @@ def _problems(err: ValidationError, prefix: str) -> list[Problem]:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelled?); see the config reference in README.md"
-        value = e.get("input")
-        found.append(Problem(_loc_path(prefix, e["loc"]), _short(value), msg))
+        elif e["type"] == "missing":
+            msg = "required; see the config reference in README.md"
+        found.append(Problem(_loc_path(prefix, e["loc"]), _short(e.get("input")), msg))
     return found
 
 
 def _short(value: Any) -> Any:
+    value = _shown(value)
     text = repr(value)
     return value if len(text) <= 80 else text[:77] + "..."
+
+
+def _shown(value: Any) -> Any:
+    if value is None:
+        return NULL
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -75,15 +103,95 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
 
 
 def parse_value(value: Any) -> Any:
-    """Pulumi hands structured config values over as JSON text; plain strings stay strings."""
+    """Pulumi hands structured config values over as JSON text; plain strings stay strings. Only
+    ASCII digits make a number (superscript and fullwidth digits stay strings and fail as such)."""
     if isinstance(value, str) and value[:1] in "{[":
         try:
             return json.loads(value)
         except json.JSONDecodeError:
             return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value):
         return int(value)
     return value
+
+
+def _suggest(key: str) -> str:
+    """The nearest valid ``phasescale:`` key to a mistyped one, as advice."""
+    valid = TOP_LEVEL_KEYS + SECRET_KEYS
+    lowered = {k.lower(): k for k in valid}
+    match = lowered.get(key.lower()) or next(iter(difflib.get_close_matches(key, valid, n=1, cutoff=0.75)), None)
+    return f"did you mean {NAMESPACE}:{match}? " if match else ""
+
+
+def _key_problem(full_key: str, value: Any) -> Problem | None:
+    """A problem for a top-level key that is not ``phasescale:<known>`` nor a passed-on provider key."""
+    ns, colon, key = full_key.partition(":")
+    if colon and ns in PASSED_ON:
+        return None
+    value = parse_value(value)
+    valid = ", ".join(sorted(TOP_LEVEL_KEYS + SECRET_KEYS))
+    if not colon:
+        return Problem(full_key, _short(value), f"a namespaced key; {_suggest(ns)}valid: {NAMESPACE}:<key> "
+                       f"({valid}) or {', '.join(f'{n}:<key>' for n in PASSED_ON)}")
+    if ns != NAMESPACE:
+        hint = _suggest(key)
+        return Problem(full_key, _short(value), f"unknown namespace {ns!r}; {hint}valid namespaces: "
+                       f"{NAMESPACE}, {', '.join(PASSED_ON)}")
+    if key not in TOP_LEVEL_KEYS and key not in SECRET_KEYS:
+        return Problem(full_key, _short(value), f"unknown key; {_suggest(key)}valid keys: {valid}")
+    return None
+
+
+def _drop(values: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the value at ``loc`` (so its default applies); False when there is nothing to remove."""
+    keys = [k for k in loc if "[" not in str(k)]
+    node: Any = values
+    for k in keys[:-1]:
+        if isinstance(node, dict) and k in node:
+            node = node[k]
+        elif isinstance(node, dict) and str(k) in node:
+            node = node[str(k)]
+        elif isinstance(node, list) and isinstance(k, int) and k < len(node):
+            node = node[k]
+        else:
+            return False
+    if not keys:
+        return False
+    last = keys[-1]
+    if isinstance(node, dict):
+        for name in (last, str(last)):
+            if name in node:
+                del node[name]
+                return True
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        del node[last]
+        return True
+    return False
+
+
+def _degraded(values: dict[str, Any], err: ValidationError) -> StackConfig | None:
+    """The stack with every invalid value removed (defaults in their place), so the checks that span
+    keys still run and report beside the schema errors; None when a required value is missing."""
+    trial = copy.deepcopy(values)
+    for _ in range(4):
+        errors = err.errors()
+        # A required key missing in a service or region (or the cluster's target): nothing to stand in.
+        if any(e["type"] == "missing" and len(e["loc"]) <= 3 and e["loc"] != ("phase",) for e in errors):
+            return None
+        progress = False
+        for e in errors:
+            if e["loc"] == ("phase",):  # a placeholder phase: the checks that span keys do not use it
+                progress |= trial.get("phase") != 1
+                trial["phase"] = 1
+            else:  # an invalid value: its default; a required key missing in an optional object: no object
+                progress |= _drop(trial, e["loc"][:-1] if e["type"] == "missing" else e["loc"])
+        if not progress:
+            return None
+        try:
+            return StackConfig.model_validate(trial)
+        except ValidationError as again:
+            err = again
+    return None
 
 
 def cross_checks(stack: StackConfig) -> list[Problem]:
@@ -118,19 +226,35 @@ def cross_checks(stack: StackConfig) -> list[Problem]:
     return found
 
 
-def resolve(
+@dataclass
+class Resolution:
+    """What :func:`resolve_all` found: the settings (possibly with invalid values replaced by their
+    defaults, so later checks can still run), every problem, and the paths already reported."""
+
+    settings: Settings | None
+    problems: list[Problem]
+    phase_known: bool
+    reported: list[str]
+
+    def shadowed(self, path: str) -> bool:
+        """A later check's problem at (or under, or above) a path already reported is a consequence."""
+        return any(path == r or path.startswith(r + ".") or r.startswith(path + ".") for r in self.reported)
+
+
+def resolve_all(
     raw: Mapping[str, Any],
     secret_keys: frozenset[str] = frozenset(),
     phase_override: int | None = None,
-) -> Settings:
-    """Validate ``raw`` (``{"phasescale:phase": "2", ...}``) and return the stack's settings.
-
-    Raises :class:`ConfigError` with every problem found.
-    """
+) -> Resolution:
+    """Every stage of validation on ``raw``, none skipped because an earlier one failed."""
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     secrets: dict[str, str] = {}
     for full_key, value in raw.items():
+        bad = _key_problem(full_key, value)
+        if bad is not None:
+            problems.append(bad)
+            continue
         ns, _, key = full_key.partition(":")
         if ns != NAMESPACE:
             continue
@@ -142,31 +266,80 @@ def resolve(
             else:
                 secrets[key] = str(value)
             continue
-        if key not in TOP_LEVEL_KEYS:
-            valid = ", ".join(sorted(TOP_LEVEL_KEYS + SECRET_KEYS))
-            problems.append(Problem(full_key, _short(value), f"unknown key; valid keys: {valid}"))
+        if value is None:
+            problems.append(Problem(full_key, NULL, "a value; remove the key to use the default"))
             continue
         values[key] = parse_value(value)
     if phase_override is not None:
         values["phase"] = phase_override
 
+    reported = [p.path for p in problems]
     stack: StackConfig | None = None
     try:
         stack = StackConfig.model_validate(values)
-        problems += cross_checks(stack)
     except ValidationError as err:
-        problems += _problems(err, f"{NAMESPACE}:")
-
-    sizes: catalog.PhaseSizes | None = None
+        schema = _problems(err, f"{NAMESPACE}:")
+        problems += schema
+        reported += [p.path for p in schema]
+        stack = _degraded(values, err)
     phase = values.get("phase")
-    if isinstance(phase, int) and phase in catalog.PHASES:
-        overrides = values.get("overrides") or {}
-        merged = _deep_merge(catalog.phase_row(phase), overrides if isinstance(overrides, Mapping) else {})
+    phase_known = isinstance(phase, int) and not isinstance(phase, bool) and phase in catalog.PHASES
+
+    overrides = values.get("overrides")
+    overrides = overrides if isinstance(overrides, Mapping) else {}
+    sizes: catalog.PhaseSizes | None = None
+    # A bad phase must not hide override mistakes: check them against every phase's row.
+    for row_phase in [int(phase)] if phase_known else list(catalog.PHASES):  # type: ignore[arg-type]
         try:
-            sizes = catalog.PhaseSizes.model_validate(merged)
+            found = catalog.PhaseSizes.model_validate(_deep_merge(catalog.phase_row(row_phase), overrides))
+            sizes = sizes or found
         except ValidationError as err:
             problems += _problems(err, f"{NAMESPACE}:overrides.")
+    reported += [p.path for p in problems if p.path.startswith(f"{NAMESPACE}:overrides")]
+    if sizes is None and phase_known:
+        sizes = _degraded_sizes(int(phase), overrides)  # type: ignore[arg-type]
 
-    if problems or stack is None or sizes is None:
-        raise ConfigError(problems or [Problem("phasescale:phase", phase, "an integer 1-4")])
-    return Settings(stack=stack, sizes=sizes, secrets=secrets)
+    if stack is not None:
+        later = cross_checks(stack) + config_checks.check(stack, sizes if phase_known else None)
+        problems += [p for p in later if not _covered(p.path, reported)]
+    settings = Settings(stack=stack, sizes=sizes, secrets=secrets) if stack and sizes else None
+    return Resolution(settings, problems, phase_known, reported)
+
+
+def _degraded_sizes(phase: int, overrides: Mapping[str, Any]) -> catalog.PhaseSizes | None:
+    """The phase's sizes with every invalid override left out (the catalog value in its place)."""
+    trial = _deep_merge(catalog.phase_row(phase), copy.deepcopy(dict(overrides)))
+    for _ in range(4):
+        try:
+            return catalog.PhaseSizes.model_validate(trial)
+        except ValidationError as err:
+            row = catalog.phase_row(phase)
+            for e in err.errors():
+                keys = [str(k) for k in e["loc"] if "[" not in str(k)]
+                if len(keys) >= 2 and isinstance(row.get(keys[0]), dict) and keys[1] in row[keys[0]]:
+                    trial[keys[0]][keys[1]] = row[keys[0]][keys[1]]
+                elif len(keys) == 1 and keys[0] in row:
+                    trial[keys[0]] = row[keys[0]]
+                elif not _drop(trial, e["loc"]):
+                    return None
+    return None
+
+
+def _covered(path: str, reported: list[str]) -> bool:
+    return any(path == r or path.startswith(r + ".") for r in reported)
+
+
+def resolve(
+    raw: Mapping[str, Any],
+    secret_keys: frozenset[str] = frozenset(),
+    phase_override: int | None = None,
+) -> Settings:
+    """Validate ``raw`` (``{"phasescale:phase": "2", ...}``) and return the stack's settings.
+
+    Raises :class:`ConfigError` with every problem found (the parts' own checks run later, in
+    :func:`infra.load.load` and the composition).
+    """
+    found = resolve_all(raw, secret_keys, phase_override)
+    if found.problems or found.settings is None:
+        raise ConfigError(found.problems or [Problem("phasescale:phase", NULL, "an integer 1-4")])
+    return found.settings

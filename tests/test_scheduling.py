@@ -186,7 +186,7 @@ def test_a_request_larger_than_any_node_names_the_pod_and_the_largest_node() -> 
 
 
 def test_a_pool_max_too_small_for_max_replicas() -> None:
-    found = _problems("prod-aws", 3, nodes={"maxNodes": 1}, dataNodes={"maxNodes": 1})
+    found = _problems("prod-aws", 3, nodes={"minNodes": 1, "maxNodes": 1}, dataNodes={"minNodes": 1, "maxNodes": 1})
     assert found and all("room for all pods at their" in p for p in found), found
     assert any("phasescale:overrides.nodes.maxNodes" in p for p in found)
 
@@ -237,8 +237,9 @@ def test_toleration_semantics() -> None:
 
 
 def test_unknown_machine_type_is_a_config_error() -> None:
-    found = _problems("prod", 2, dataNodes={"gkeMachineType": "n9-huge-1"})
-    assert any(p.startswith("phasescale:overrides.dataNodes.gkeMachineType: got 'n9-huge-1'; a gke machine type") for p in found)
+    # Well-formed (the catalog's pattern admits it) but not a machine the reserve table knows.
+    found = _problems("prod", 2, dataNodes={"gkeMachineType": "n2-standard-7"})
+    assert any(p.startswith("phasescale:overrides.dataNodes.gkeMachineType: got 'n2-standard-7'; a gke machine type") for p in found)
 
 
 # --- (c) every stack x phase passes ------------------------------------------------------------------
