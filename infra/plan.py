@@ -163,7 +163,8 @@ class _Mocks(mocks.Mocks):
         return f"{args.name}-id", out
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        """Data sources read nothing offline (an EKS node group's live scaling: none, as on a first deploy)."""
+        return {}, []
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:

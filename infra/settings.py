@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from components.problems import ConfigError, Problem
 from components.versions import CLUSTER_AUTOSCALER_TAGS
 from infra import catalog
-from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
+from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Environment, Runtime, StackConfig, Target
 
 NAMESPACE = "phasescale"
 
@@ -86,10 +86,32 @@ def parse_value(value: Any) -> Any:
     return value
 
 
+OPEN_TO_ALL = ("0.0.0.0/0", "::/0")
+
+
+def has_ingress(stack: StackConfig) -> bool:
+    """Whether the regions get the ingress controller (and so cert-manager and the ACME issuer)."""
+    return any(s.ingress is not None for s in stack.services.values()) or stack.monitoring.grafana_host is not None
+
+
 def cross_checks(stack: StackConfig) -> list[Problem]:
     """Checks that span several keys (each field on its own is already valid)."""
     found = []
     target = stack.cluster.target
+    production = stack.environment is Environment.PRODUCTION
+    for cidr in stack.cluster.api_allowed_cidrs:
+        if production and target is not Target.EXISTING and cidr.strip() in OPEN_TO_ALL:
+            found.append(
+                Problem(f"{NAMESPACE}:cluster.apiAllowedCidrs", cidr,
+                        "not open to the whole internet in production: the CIDR of the machine (or VPN) that runs "
+                        "pulumi up and kubectl, e.g. 198.51.100.7/32")
+            )
+    if stack.environment is not Environment.DEVELOPMENT and has_ingress(stack) and not stack.cluster.acme_email:
+        found.append(
+            Problem(f"{NAMESPACE}:cluster.acmeEmail", None,
+                    f"required in {stack.environment.value} with an Ingress: the Let's Encrypt account e-mail "
+                    "for the hosts' TLS certificates")
+        )
     for name, region in stack.regions.items():
         path = f"{NAMESPACE}:regions.{name}.kubeContext"
         if target is Target.EXISTING and not region.kube_context:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.cluster.scaling import LiveScaling, ScalingDecision, scaling_decision
 from components.kube import exec_kubeconfig
 
 TYPE = "phasescale:components:EksCluster"
@@ -24,6 +25,9 @@ TYPE = "phasescale:components:EksCluster"
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+"""The EBS CSI controller's service account (EKS docs, "Store Kubernetes volumes with Amazon EBS")."""
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class EksClusterArgs:
     min_nodes: int
     max_nodes: int
     disk_gib: int
+    protect: bool = False
+    """Production: Pulumi ``protect`` on the cluster and its secrets KMS key."""
 
 
 def subnet_plan(vpc_cidr: str, zones: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -102,9 +108,10 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-cluster-{policy}", role=cluster_role.name,
                 policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
             )
+        protected = pulumi.ResourceOptions(parent=self, protect=args.protect)
         key = aws.kms.Key(
             f"{name}-secrets", description=f"EKS secrets encryption for {name}",
-            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child,
+            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=protected,
         )
         self.cluster = aws.eks.Cluster(
             name,
@@ -121,7 +128,7 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
             enabled_cluster_log_types=["api", "audit", "authenticator", "controllerManager", "scheduler"],
             tags=tags,
-            opts=child,
+            opts=protected,
         )
         issuer = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"] if ids else "")
         self.oidc = aws.iam.OpenIdConnectProvider(
@@ -134,6 +141,7 @@ class EksCluster(pulumi.ComponentResource):
                 policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
             )
         self.node_role = node_role
+        system = node_group_scaling(self, name, "system", args.min_nodes, args.max_nodes)
         self.system_nodes = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=self.cluster.name,
@@ -144,17 +152,21 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             instance_types=[args.instance_type],
             disk_size=args.disk_gib,
-            scaling_config={"min_size": args.min_nodes, "desired_size": args.min_nodes, "max_size": args.max_nodes},
+            scaling_config=system.scaling_config,
             update_config={"max_unavailable": 1},
             labels={"phasescale/pool": "system"},
             tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=system.ignore_changes),
         )
+        ebs_csi_role = self.irsa_role(f"{name}-ebs-csi", *EBS_CSI_SERVICE_ACCOUNT, [EBS_CSI_POLICY])
+        self.addons: dict[str, aws.eks.Addon] = {}
         for addon in ADDONS:
-            aws.eks.Addon(
+            role = {"service_account_role_arn": ebs_csi_role.arn} if addon == "aws-ebs-csi-driver" else {}
+            self.addons[addon] = aws.eks.Addon(
                 f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
                 resolve_conflicts_on_update="PRESERVE",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_nodes]),
+                **role,
             )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
@@ -189,6 +201,35 @@ class EksCluster(pulumi.ComponentResource):
         for i, arn in enumerate(policy_arns):
             aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=self))
         return role
+
+
+def live_scaling(owner: pulumi.Resource, cluster_name: str, node_group_name: str) -> LiveScaling | None:
+    """The scaling config EKS reports now for a managed node group, or None before it exists.
+
+    Read with the ``aws.eks.getNodeGroup`` data source through ``owner``'s AWS provider (at preview and
+    at up). A group or cluster that does not exist yet makes the read fail: that is the first deploy.
+    """
+    try:
+        group = aws.eks.get_node_group(
+            cluster_name=cluster_name, node_group_name=node_group_name, opts=pulumi.InvokeOptions(parent=owner)
+        )
+    except Exception:  # ResourceNotFoundException before the first deploy; nothing else to read then
+        return None
+    configs = group.scaling_configs or []
+    if not configs:
+        return None
+    live = configs[0]
+    return LiveScaling(min_size=live.min_size, max_size=live.max_size, desired_size=live.desired_size)
+
+
+def node_group_scaling(
+    owner: pulumi.Resource, cluster_name: str, node_group_name: str, min_size: int, max_size: int
+) -> ScalingDecision:
+    """Scaling inputs for an ``aws.eks.NodeGroup`` that EKS accepts on every phase move: pass
+    ``.scaling_config`` as ``scaling_config`` and ``.ignore_changes`` as the resource's
+    ``ignore_changes`` (components/cluster/scaling.py says why). ``cluster_name`` is the EKS cluster's
+    physical name, ``node_group_name`` the group's ``node_group_name``."""
+    return scaling_decision(min_size, max_size, live_scaling(owner, cluster_name, node_group_name))
 
 
 @dataclass(frozen=True)
