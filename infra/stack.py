@@ -20,6 +20,7 @@ from components.problems import Problem, raise_if_any
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
+from infra.apis import enable_apis
 from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
@@ -189,6 +190,9 @@ def build(settings: Settings) -> None:
     """Register every resource of the stack (after every check has passed)."""
     raise_if_any(validate(settings))
     stack_name = pulumi.get_stack()
+    if settings.stack.cluster.target is Target.GKE:
+        assert settings.stack.cluster.gcp_project is not None  # checked by StackConfig
+        enable_apis(settings.stack.cluster.gcp_project)
     regions = {}
     for i, key in enumerate(settings.active_regions):
         rc = build_cluster(settings, key, stack_name)

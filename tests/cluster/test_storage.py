@@ -45,10 +45,10 @@ def test_every_volume_has_a_storage_class_on_its_cluster(stack: str, phase: int)
 
 
 def test_the_walk_finds_prometheus_cnpg_and_milvus_volumes() -> None:
-    paths = [p for p, _ in _requests(plan_of("prod", 3), "seoul-k8s")]
+    paths = sorted(p for p, _ in _requests(plan_of("prod", 3), "seoul-k8s"))
     assert paths == [
-        "Milvus/seoul-milvus.spec.dependencies.etcd.inCluster.values.persistence",
         "Cluster/seoul-pg.spec.storage",
+        "Milvus/seoul-milvus.spec.dependencies.etcd.inCluster.values.persistence",
         "helm/monitoring.alertmanager.alertmanagerSpec.storage.volumeClaimTemplate.spec",
         "helm/monitoring.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec",
     ]
