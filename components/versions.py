@@ -130,8 +130,8 @@ CHARTS: dict[str, Chart] = {
         "https://charts.jetstack.io",
         "cert-manager/cert-manager releases: 1.20 supports Kubernetes 1.32-1.35 and is maintained "
         "(1.19 reached end of life on 2026-07-08)",
-        # deploy/charts/cert-manager/values.yaml `webhook.securePort: 10250`, chosen upstream so that GKE
-        # private clusters reach it without a firewall rule.
+        # deploy/charts/cert-manager/values.yaml @ v1.20.3 (1e1d16d1744e6d9c80e464e58e8d9ab1caed222b)
+        # `webhook.securePort: 10250`, chosen upstream so that GKE private clusters reach it without a rule.
         control_plane_ports=(10250,),
     ),
     "haproxy-ingress": Chart(

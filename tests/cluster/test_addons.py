@@ -4,6 +4,7 @@ NLB of the ingress, production protection; the config rules of the cluster."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +114,20 @@ def test_eks_refuses_a_minor_out_of_standard_support(tmp_path: Path) -> None:
     (problem,) = err.value.problems
     assert (problem.path, problem.value) == ("phasescale:cluster.kubernetesVersion", "1.33")
     assert "1.34, 1.35, 1.36" in problem.expected
+
+
+def test_the_moved_cert_manager_release_aliases_its_old_top_level_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Existing stacks had `<region>-cert-manager` at the top level (postgres part): the alias keeps
+    that URN, so `pulumi up` updates the release in place instead of replacing it (and its CRDs)."""
+    specs: dict[str, list[tuple[str, bool]]] = {}
+    register = planner._RecordingMonitor.RegisterResource
+
+    def spy(self: planner._RecordingMonitor, request: Any) -> Any:
+        if request.type == "kubernetes:helm.sh/v3:Release":
+            specs[request.name] = [(a.spec.name, a.spec.noParent) for a in request.aliases]
+        return register(self, request)
+
+    monkeypatch.setattr(planner._RecordingMonitor, "RegisterResource", spy)
+    planner.run("prod", 4)
+    assert specs["seoul-addons-cert-manager"] == [("seoul-cert-manager", True)]
+    assert specs["tokyo-addons-cert-manager"] == [("tokyo-cert-manager", True)]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.cluster import storage as st
+from components.problems import ConfigError
+from infra import plan as planner
 from infra.plan import Plan
-from tests.planning import PHASES, STACKS, plan_of
+from tests.planning import PHASES, STACKS, plan_of, write_stack
 
 
 def _classes(plan: Plan, cluster: str) -> dict[str, bool] | None:
@@ -83,3 +86,16 @@ def test_eks_default_class_is_encrypted_gp3_bound_at_scheduling() -> None:
     assert "system:serviceaccount:kube-system:ebs-csi-controller-sa" in trust
     policy = plan.named("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "prod-aws-seoul-ebs-csi-0").inputs
     assert policy["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+
+
+@pytest.mark.parametrize(("target", "name", "ok"), [
+    ("gke", "premium-rwo", True), ("gke", "gp3", False), ("eks", "gp3", True), ("eks", "premium-rwo", False),
+])
+def test_a_configured_storage_class_must_exist_on_the_target(tmp_path: Path, target: str, name: str, ok: bool) -> None:
+    write_stack(tmp_path, target, 1, "development", postgres={"storageClass": name})
+    if ok:
+        planner.run("t", root=tmp_path)
+        return
+    with pytest.raises(ConfigError) as err:
+        planner.run("t", root=tmp_path)
+    assert [(p.path, p.value) for p in err.value.problems] == [("phasescale:postgres.storageClass", name)]
