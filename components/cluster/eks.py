@@ -206,15 +206,16 @@ class EksCluster(pulumi.ComponentResource):
 def live_scaling(owner: pulumi.Resource, cluster_name: str, node_group_name: str) -> LiveScaling | None:
     """The scaling config EKS reports now for a managed node group, or None before it exists.
 
-    Read with the ``aws.eks.getNodeGroup`` data source through ``owner``'s AWS provider (at preview and
-    at up). A group or cluster that does not exist yet makes the read fail: that is the first deploy.
+    Read through ``owner``'s AWS provider at preview and at up: the region's cluster names
+    (``aws.eks.getClusters``), the cluster's node group names (``getNodeGroups``), then the group
+    (``getNodeGroup``), so a first deploy (no cluster or no group yet) reads nothing and fails nothing.
     """
-    try:
-        group = aws.eks.get_node_group(
-            cluster_name=cluster_name, node_group_name=node_group_name, opts=pulumi.InvokeOptions(parent=owner)
-        )
-    except Exception:  # ResourceNotFoundException before the first deploy; nothing else to read then
+    opts = pulumi.InvokeOptions(parent=owner)
+    if cluster_name not in (aws.eks.get_clusters(opts=opts).names or []):
         return None
+    if node_group_name not in (aws.eks.get_node_groups(cluster_name=cluster_name, opts=opts).names or []):
+        return None
+    group = aws.eks.get_node_group(cluster_name=cluster_name, node_group_name=node_group_name, opts=opts)
     configs = group.scaling_configs or []
     if not configs:
         return None

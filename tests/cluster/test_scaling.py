@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
+from pulumi.runtime import mocks
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.sync_await import _sync_await
 
+from components.cluster.eks import node_group_scaling
 from components.cluster.scaling import DESIRED_SIZE_PATH, LiveScaling, scaling_decision
 from infra import catalog
 from tests.planning import plan_of
@@ -65,3 +72,40 @@ def test_offline_plan_of_a_new_group_ignores_the_desired_size() -> None:
     group = plan_of("prod-aws", 2).named("aws:eks/nodeGroup:NodeGroup", "prod-aws-seoul-system").inputs
     lo, hi = _nodes(2)
     assert group["scalingConfig"] == {"minSize": lo, "desiredSize": lo, "maxSize": hi}
+
+
+class _LiveGroups(mocks.Mocks):
+    """An account where the cluster ``c`` has the group ``system`` at min 1, desired 3, max 4."""
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "aws:eks/getClusters:getClusters":
+            return {"names": ["c"]}, []
+        if args.token == "aws:eks/getNodeGroups:getNodeGroups":
+            return {"names": ["system"] if args.args.get("clusterName") == "c" else []}, []
+        if args.token == "aws:eks/getNodeGroup:getNodeGroup":
+            return {"scalingConfigs": [{"minSize": 1, "desiredSize": 3, "maxSize": 4}]}, []
+        return {}, []
+
+
+def test_the_live_group_is_read_and_the_move_keeps_its_desired_size() -> None:
+    mock = _LiveGroups()
+    runtime_settings.ROOT.set(None)
+    mocks.set_mocks(mock, project="p", stack="s", preview=False)
+    found: dict[str, Any] = {}
+
+    def program() -> None:
+        owner = pulumi.ComponentResource("test:index:Owner", "owner")
+        found["moved"] = node_group_scaling(owner, "c", "system", 2, 6)
+        found["same"] = node_group_scaling(owner, "c", "system", 1, 4)
+        found["new_group"] = node_group_scaling(owner, "c", "gpu-spot", 0, 2)
+        found["new_cluster"] = node_group_scaling(owner, "other", "system", 2, 6)
+
+    _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
+    assert found["moved"].scaling_config == {"min_size": 2, "desired_size": 3, "max_size": 6}
+    assert found["moved"].ignore_changes == []
+    assert found["same"].ignore_changes == [DESIRED_SIZE_PATH]
+    assert found["new_group"].scaling_config["desired_size"] == 0 and found["new_group"].ignore_desired
+    assert found["new_cluster"].scaling_config["desired_size"] == 2
