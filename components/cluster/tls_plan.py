@@ -5,6 +5,10 @@ host (pure).
   Ingress of the given ``ingressClassName`` (field available since cert-manager 1.12), so the HAProxy
   controller serves it. Let's Encrypt's production directory; its account key lives in the Secret
   ``letsencrypt-account-key`` of the cert-manager namespace.
+  The controller's global ``ssl-redirect`` sends the challenge's plain-HTTP request to HTTPS on the same
+  host; Let's Encrypt follows redirects to port 443 without validating the certificate there
+  (letsencrypt.org/docs/challenge-types, HTTP-01), and HAProxy routes the challenge path to the
+  solver on both frontends.
 - One Certificate per host, not per Ingress: several services share a host under different path
   prefixes, and a Certificate per Ingress (cert-manager's ingress-shim) would order the same name once
   per path and hit Let's Encrypt's duplicate-certificate limit (5 a week for the same set of names).
