@@ -7,8 +7,9 @@ host (pure).
   ``letsencrypt-account-key`` of the cert-manager namespace.
   The controller's global ``ssl-redirect`` sends the challenge's plain-HTTP request to HTTPS on the same
   host; Let's Encrypt follows redirects to port 443 without validating the certificate there
-  (letsencrypt.org/docs/challenge-types, HTTP-01), and HAProxy routes the challenge path to the
-  solver on both frontends.
+  (letsencrypt.org/docs/challenge-types, HTTP-01); the HTTPS hop then has to reach the solver Ingress
+  through the controller's HTTPS frontend. Not verified on a live cluster here: if a first issuance
+  stays pending, ``kubectl describe challenge`` shows where the request ended.
 - One Certificate per host, not per Ingress: several services share a host under different path
   prefixes, and a Certificate per Ingress (cert-manager's ingress-shim) would order the same name once
   per path and hit Let's Encrypt's duplicate-certificate limit (5 a week for the same set of names).
