@@ -19,20 +19,31 @@ class Chart:
     """Chart repository URL (or ``oci://`` registry prefix)."""
     source: str
     """Where this version was read (repository and file)."""
+    control_plane_ports: tuple[int, ...] = ()
+    """TCP ports on the pods that the Kubernetes API server itself calls: admission webhooks and
+    aggregated APIServices, as the pinned chart's defaults set them (the program overrides none).
+    A private GKE control plane reaches the nodes on 443 and 10250 only, so every other port here
+    needs a firewall rule (``components/cluster/webhooks.py``)."""
 
 
-# Compatibility target: the stack's Kubernetes minor (infra/config.py default 1.32; allowed range 1.30-1.33).
-# Where no release is documented for all of 1.30-1.33, the pin covers 1.31-1.33: EKS 1.30 left extended
-# support on 2026-07-23. Each entry's comment names the upstream support window it was checked against.
+# Compatibility target: the stack's Kubernetes minor (infra/config.py default 1.35; EKS allows 1.34-1.36,
+# the minors in EKS standard support in 2026-12; GKE follows its release channel). Each entry's comment
+# names the upstream support window it was checked against.
 CHARTS: dict[str, Chart] = {
-    # KEDA tested windows (keda.sh/docs/2.20/operate/cluster): 2.17 -> 1.30-1.32, 2.18 -> 1.31-1.33,
-    # 2.19 -> 1.32-1.34, 2.20 -> 1.33-1.35. 2.18.3 is the last 2.18 chart.
+    # KEDA tested windows (keda.sh/docs/2.22/operate/cluster): 2.19 -> 1.32-1.34, 2.20 -> 1.33-1.35,
+    # 2.21 -> 1.34-1.36. The EKS default 1.35 (and 1.34) is inside 2.20's window; 1.36 only in 2.21's.
+    # No 2.21 chart is in the snapshot of the chart repository we can read (kedacore/charts main
+    # @ 1444d00, newest keda/Chart.yaml 2.20.2), so the pin stays at 2.20.2 (tested on the default);
+    # bump to 2.21 before moving a stack to 1.36.
+    # Control-plane ports (keda/values.yaml @ 1444d00): admission webhooks `webhooks.port` "Default is
+    # 9443"; metrics API server (APIService v1beta1.external.metrics.k8s.io) `service.portHttpsTarget` 6443.
     "keda": Chart(
         "keda",
         "2.20.2",
         "https://kedacore.github.io/charts",
         "kedacore/charts keda/Chart.yaml @ 1444d00d90d7668cf7f53f270777d039371d90d0 (appVersion 2.20.2); "
-        "KEDA 2.20 is tested on Kubernetes 1.33-1.35: the clusters default to 1.33",
+        "KEDA 2.20 is tested on Kubernetes 1.33-1.35",
+        control_plane_ports=(6443, 9443),
     ),
     "kube-prometheus-stack": Chart(
         "kube-prometheus-stack",
@@ -41,6 +52,9 @@ CHARTS: dict[str, Chart] = {
         "prometheus-community/helm-charts charts/kube-prometheus-stack/Chart.yaml"
         " @ ea930baeebeba39f56d6b44e351f23b2a072a600 (tag kube-prometheus-stack-88.5.3; appVersion v0.93.1;"
         " kubeVersion >=1.25.0-0)",
+        # values.yaml prometheusOperator.tls.internalPort 10250: the operator's admission webhook, "10250 in
+        # order to work out-of-the-box in GKE private clusters" (the same file @ cf408a2 in shared/validation).
+        control_plane_ports=(10250,),
     ),
     # CNPG 1.30: supported on 1.34-1.36, tested on 1.30-1.33 (docs/src/supported_releases.md).
     "cloudnative-pg": Chart(
@@ -49,6 +63,8 @@ CHARTS: dict[str, Chart] = {
         "https://cloudnative-pg.github.io/charts",
         "cloudnative-pg/charts charts/cloudnative-pg/Chart.yaml @ d1b5ad60cee2d9432a9cc05627b42a8d8dc7bbae"
         " (tag cloudnative-pg-v0.29.0; operator appVersion 1.30.0; kubeVersion >=1.29.0-0)",
+        # values.yaml `webhook.port: 9443` (mutating and validating webhooks of Cluster, Pooler, Backup, ...).
+        control_plane_ports=(9443,),
     ),
     # Plugin v0.13.0 needs CNPG >= 1.26 and cert-manager; the chart's image tags default to appVersion.
     "plugin-barman-cloud": Chart(
@@ -58,6 +74,8 @@ CHARTS: dict[str, Chart] = {
         "cloudnative-pg/charts charts/plugin-barman-cloud/Chart.yaml @ 83bd9c59514cb7ff3692049d85ba604dcb458700"
         " (tag plugin-barman-cloud-v0.7.0; plugin appVersion v0.13.0 ="
         " ghcr.io/cloudnative-pg/plugin-barman-cloud{,-sidecar}:v0.13.0)",
+        # No admission webhook or APIService: the CNPG operator calls the plugin's gRPC service pod to pod
+        # (TLS from cert-manager), so nothing here is called by the control plane.
     ),
     "milvus-operator": Chart(
         "milvus-operator",
@@ -65,6 +83,8 @@ CHARTS: dict[str, Chart] = {
         "https://zilliztech.github.io/milvus-operator/",
         "zilliztech/milvus-operator charts/milvus-operator/Chart.yaml @ 31b2ec588d19d7c66535125422d8e4de732835ab"
         " (tag v1.3.8); repo URL from README.md 'helm repo add milvus-operator'",
+        # values.yaml `enableWebhook: false` (@ a6dcc63, shared/validation) and the program does not enable
+        # it: no control-plane port.
     ),
     "redis-operator": Chart(
         "redis-operator",
@@ -73,6 +93,7 @@ CHARTS: dict[str, Chart] = {
         "OT-CONTAINER-KIT/redis-operator charts/redis-operator/Chart.yaml @ 0bc34813ac968663d42e48c31436314cb173bd1f"
         " (main; appVersion 0.26.0); repo URL from charts/redis-operator/README.md"
         " (also pushed to oci://ghcr.io/ot-container-kit/charts by .github/workflows/publish-charts.yaml)",
+        # values.yaml `redisOperator.webhook: false` (@ 5dd04e1, shared/validation), not enabled here.
     ),
     "dcgm-exporter": Chart(
         "dcgm-exporter",
@@ -88,15 +109,18 @@ CHARTS: dict[str, Chart] = {
         "https://kubernetes-sigs.github.io/metrics-server/",
         "kubernetes-sigs/metrics-server charts/metrics-server/Chart.yaml @ 842dcc8c42f22cc19f10c7d5f2d32a9f4b6013b0"
         " (tag metrics-server-helm-chart-3.13.1; appVersion 0.8.1)",
+        # values.yaml `containerPort: 10250`: the v1beta1.metrics.k8s.io APIService (installed on EKS only).
+        control_plane_ports=(10250,),
     ),
-    # Cluster Autoscaler must match the cluster's minor version. This chart's default image is v1.32.0
-    # (the stack's default 1.32); IMAGES["cluster-autoscaler"] holds the newest 1.32 patch for image.tag.
+    # Cluster Autoscaler must match the cluster's minor version: the chart's image.tag is set from
+    # CLUSTER_AUTOSCALER_TAGS for the stack's kubernetesVersion (default 1.35 = this chart's appVersion).
+    # The chart's `expanderPriorities` renders the cluster-autoscaler-priority-expander ConfigMap.
     "cluster-autoscaler": Chart(
         "cluster-autoscaler",
-        "9.46.6",
+        "9.59.0",
         "https://kubernetes.github.io/autoscaler",
-        "kubernetes/autoscaler charts/cluster-autoscaler/Chart.yaml @ 13dba1751ce0b86465026c04afcaec32d2fcff1f"
-        " (tag cluster-autoscaler-chart-9.46.6; appVersion 1.32.0); README 'Releases' table: K8s 1.32 -> chart 9.45.0+",
+        "kubernetes/autoscaler cluster-autoscaler/charts/cluster-autoscaler/Chart.yaml"
+        " @ 5a0b98e45f896e98132737240ac131a519d3b33d (tag cluster-autoscaler-chart-9.59.0; appVersion 1.35.0)",
     ),
     # cert-manager support windows (cert-manager.io/docs/releases): 1.19 -> 1.31-1.35 (end of life at the
     # 1.21 release, 2026-07-08), 1.20 -> 1.32-1.35, 1.21 -> 1.33-1.36. Chart versions carry the leading "v".
@@ -106,6 +130,9 @@ CHARTS: dict[str, Chart] = {
         "https://charts.jetstack.io",
         "cert-manager/cert-manager releases: 1.20 supports Kubernetes 1.32-1.35 and is maintained "
         "(1.19 reached end of life on 2026-07-08)",
+        # deploy/charts/cert-manager/values.yaml @ v1.20.3 (1e1d16d1744e6d9c80e464e58e8d9ab1caed222b)
+        # `webhook.securePort: 10250`, chosen upstream so that GKE private clusters reach it without a rule.
+        control_plane_ports=(10250,),
     ),
     "haproxy-ingress": Chart(
         "kubernetes-ingress",
@@ -129,13 +156,6 @@ CHARTS: dict[str, Chart] = {
         "https://seaweedfs.github.io/seaweedfs/helm",
         "seaweedfs/seaweedfs k8s/charts/seaweedfs/Chart.yaml @ 3563738699f29fd1c9efde6fcbf4ba253439cac8"
         " (tag 4.44; appVersion 4.44); listed in gh-pages helm/index.yaml",
-    ),
-    "aws-load-balancer-controller": Chart(
-        "aws-load-balancer-controller",
-        "3.5.0",
-        "https://aws.github.io/eks-charts",
-        "aws/eks-charts stable/aws-load-balancer-controller/Chart.yaml @ 5239609242f3430be50fb0b714a24d3ef2b47983"
-        " (appVersion v3.5.0); listed in gh-pages index.yaml",
     ),
 }
 
@@ -221,12 +241,11 @@ IMAGES: dict[str, Image] = {
         "NVIDIA/dcgm-exporter deployment/values.yaml image.tag @ 691c92762eb551313c825f6efe4ceeee20982801"
         " (tag 4.5.3-4.8.2)",
     ),
-    # Set as the cluster-autoscaler chart's image.tag; it must match the cluster minor
-    # (newest patches in kubernetes/autoscaler: 1.31.5, 1.32.7, 1.33.6).
+    # The image of the default EKS minor (1.35); CLUSTER_AUTOSCALER_TAGS holds one per allowed minor.
     "cluster-autoscaler": Image(
         "registry.k8s.io/autoscaling/cluster-autoscaler",
-        "v1.32.7",
-        "kubernetes/autoscaler tag cluster-autoscaler-1.32.7 @ f645beb1ec472b785e5c196b3768c0d93195a75a",
+        "v1.35.2",
+        "kubernetes/autoscaler tag cluster-autoscaler-1.35.2 @ 2d42588803c71fe9b35dcd9e3669ac6bb550ca22 (2026-07-22)",
     ),
     # In-cluster dependencies of the Milvus CR (milvus-operator renders milvus-helm's etcd and minio charts);
     # set as image values in the CR so the operator's bundled defaults cannot drift.
@@ -281,9 +300,12 @@ IMAGES: dict[str, Image] = {
 }
 
 CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {
-    # The autoscaler's minor must match the cluster's (kubernetes/autoscaler README); newest patches.
-    "1.31": "v1.31.5",
-    "1.32": "v1.32.7",
-    "1.33": "v1.33.6",
+    # The autoscaler's minor must match the cluster's (kubernetes/autoscaler README). Newest patch tags
+    # of each minor in kubernetes/autoscaler (snapshot of 2026-08-22): cluster-autoscaler-1.34.5
+    # @ cb2123ed, -1.35.2 @ 2d425888, -1.36.1 @ 35e8a280, all 2026-07-22. EKS standard support in
+    # 2026-12 covers 1.34-1.36 (1.33 left it in July 2026), so those are the minors allowed.
+    "1.34": "v1.34.5",
+    "1.35": "v1.35.2",
+    "1.36": "v1.36.1",
 }
 """EKS minor versions this program supports, with the cluster-autoscaler image tag for each."""

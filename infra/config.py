@@ -101,16 +101,25 @@ class Cluster(Model):
     target: Target = Field(description="existing (a kubeconfig context), gke or eks.")
     gcp_project: str | None = Field(default=None, description="GCP project id (gke).")
     kubernetes_version: str = Field(
-        default="1.33", pattern=r"^1\.\d+$", description="Minor version for EKS; GKE follows the channel."
+        default="1.35",
+        pattern=r"^1\.\d+$",
+        description="Minor version for EKS (1.34-1.36, the minors in EKS standard support); GKE follows the channel.",
     )
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = Field(default="REGULAR", description="GKE release channel.")
     api_allowed_cidrs: list[Cidr] = Field(
         default_factory=lambda: ["0.0.0.0/0"],
         description="CIDRs allowed to reach the public API endpoint (GKE master authorized "
-        "networks / EKS public access CIDRs). Narrow this in production.",
+        "networks / EKS public access CIDRs). Production refuses 0.0.0.0/0 and ::/0: give the CIDR of the "
+        "machine that runs pulumi up.",
     )
     kubeconfig: str | None = Field(
         default=None, description="Path to a kubeconfig file (existing); default ~/.kube/config."
+    )
+    acme_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="E-mail of the Let's Encrypt account that issues the Ingress hosts' certificates (expiry "
+        "notices). Required in production and staging when an Ingress exists; none: no certificates.",
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
@@ -164,7 +165,9 @@ class _Mocks(mocks.Mocks):
         return f"{args.name}-id", out
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, []  # data sources answer nothing offline (None here makes the mock monitor crash)
+        """Data sources read nothing offline (an EKS node group's live scaling: none, as on a first deploy;
+        ``None`` here would make the mock monitor crash)."""
+        return {}, []
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:
@@ -228,6 +231,9 @@ def record(
     """Run ``program`` under fresh mocks and return every registration it made, in order."""
     mock = _Mocks()
     monitor = _RecordingMonitor(mock)
+    # A fresh root stack per run, as under the engine (one program per process): otherwise stack
+    # transformations of an earlier run (infra/apis.py) would apply to this one.
+    runtime_settings.ROOT.set(None)
     mocks.set_mocks(mock, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     set_all_config(dict(config or {}), sorted(secret_keys))
     def body() -> None:

@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from components.cluster.storage import CLOUD_CLASSES, EKS_DEFAULT_CLASS
 from components.problems import ConfigError, Problem
 from components.versions import CLUSTER_AUTOSCALER_TAGS
 from infra import catalog, config_checks
-from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Runtime, StackConfig, Target
+from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Environment, Runtime, StackConfig, Target
 
 NAMESPACE = "phasescale"
 
@@ -194,10 +195,62 @@ def _degraded(values: dict[str, Any], err: ValidationError) -> StackConfig | Non
     return None
 
 
+OPEN_TO_ALL = ("0.0.0.0/0", "::/0")
+
+
+def has_ingress(stack: StackConfig) -> bool:
+    """Whether the regions get the ingress controller (and so cert-manager and the ACME issuer)."""
+    return any(s.ingress is not None for s in stack.services.values()) or stack.monitoring.grafana_host is not None
+
+
+def cluster_storage_classes(target: Target) -> dict[str, bool] | None:
+    """Storage classes of a target's clusters (name -> is default); None: an existing cluster's own."""
+    if target is Target.EXISTING:
+        return None
+    classes = dict(CLOUD_CLASSES[target.value])
+    if target is Target.EKS:
+        classes[EKS_DEFAULT_CLASS] = True  # created by infra/targets.py
+    return classes
+
+
+def storage_class_problems(stack: StackConfig) -> list[Problem]:
+    """A configured ``storageClass`` must be one the cluster has (gke, eks); on existing it is the user's."""
+    classes = cluster_storage_classes(stack.cluster.target)
+    if classes is None:
+        return []
+    configured = {
+        "postgres": stack.postgres.storage_class,
+        "redis": stack.redis.storage_class,
+        "milvus": stack.milvus.storage_class,
+        "monitoring": stack.monitoring.storage_class,
+    }
+    return [
+        Problem(f"{NAMESPACE}:{part}.storageClass", name,
+                f"a StorageClass of {stack.cluster.target.value} clusters: {', '.join(sorted(classes))}")
+        for part, name in configured.items()
+        if name is not None and name not in classes
+    ]
+
+
 def cross_checks(stack: StackConfig) -> list[Problem]:
     """Checks that span several keys (each field on its own is already valid)."""
     found = []
     target = stack.cluster.target
+    production = stack.environment is Environment.PRODUCTION
+    for cidr in stack.cluster.api_allowed_cidrs:
+        if production and target is not Target.EXISTING and cidr.strip() in OPEN_TO_ALL:
+            found.append(
+                Problem(f"{NAMESPACE}:cluster.apiAllowedCidrs", cidr,
+                        "not open to the whole internet in production: the CIDR of the machine (or VPN) that runs "
+                        "pulumi up and kubectl, e.g. 198.51.100.7/32")
+            )
+    found += storage_class_problems(stack)
+    if stack.environment is not Environment.DEVELOPMENT and has_ingress(stack) and not stack.cluster.acme_email:
+        found.append(
+            Problem(f"{NAMESPACE}:cluster.acmeEmail", None,
+                    f"required in {stack.environment.value} with an Ingress: the Let's Encrypt account e-mail "
+                    "for the hosts' TLS certificates")
+        )
     for name, region in stack.regions.items():
         path = f"{NAMESPACE}:regions.{name}.kubeContext"
         if target is Target.EXISTING and not region.kube_context:

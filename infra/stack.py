@@ -13,17 +13,20 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.cluster import tls_plan
 from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
 from components.cluster.eks import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
+from infra.apis import enable_apis
+from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
-from infra.parts import MONITOR_LABELS, PROMETHEUS_URL, RegionContext
+from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.scheduling import problems as scheduling_problems
 from infra.services import replica_bounds, service_plan
-from infra.settings import Settings
+from infra.settings import Settings, has_ingress
 from infra.targets import RegionCluster, build_cluster
 
 PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn")
@@ -68,6 +71,31 @@ def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
     )
 
 
+def _certificates(
+    settings: Settings, rc: RegionCluster, ctx: RegionContext, issuer: pulumi.Resource | None
+) -> dict[str, str]:
+    """One cert-manager Certificate per service ingress host (and Grafana's), issued by the ClusterIssuer;
+    returns each service host's TLS Secret. No issuer (no ACME e-mail, development): no Certificate."""
+    cfg = settings.stack
+    if issuer is None:
+        return {}
+    routes = [(s.ingress.host, s.ingress.tls_secret) for s in cfg.services.values() if s.ingress is not None]
+    secrets = {host: tls_plan.host_secret(host) for host in tls_plan.hosts(routes)}
+    wanted = [(host, secret, cfg.namespace) for host, secret in secrets.items()]
+    if cfg.monitoring.grafana_host is not None and cfg.parts.monitoring:
+        wanted.append((cfg.monitoring.grafana_host, "grafana-tls", MONITORING_NAMESPACE))
+    for host, secret, namespace in wanted:
+        k8s.apiextensions.CustomResource(
+            f"{rc.key}-{secret.removesuffix('-tls')}-cert",
+            api_version=tls_plan.CERT_MANAGER_API,
+            kind="Certificate",
+            metadata={"name": secret, "namespace": namespace},
+            spec=tls_plan.certificate_spec(host, secret),
+            opts=ctx.k8s_opts(issuer),
+        )
+    return secrets
+
+
 def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[str, Any]:
     cfg = settings.stack
     autoscaler_role = None
@@ -81,7 +109,7 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             f"{rc.cluster_name}-cluster-autoscaler", "kube-system", "cluster-autoscaler", [policy.arn]
         ).arn
     namespace = _namespace(settings, rc)
-    ctx = RegionContext(settings, rc, namespace, primary)
+    ctx = RegionContext(settings, rc, namespace, primary, crd_dependencies=list(rc.ready))
     outputs: dict[str, Any] = {"cluster": rc.cluster_name}
     # Monitoring first: its chart brings the ServiceMonitor/PodMonitor CRDs that KEDA and the other
     # parts' monitors need; it appends its release to ctx.crd_dependencies.
@@ -94,13 +122,17 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             eks_region=rc.location if rc.target is Target.EKS else None,
             autoscaler_role_arn=autoscaler_role,
             kubernetes_version=cfg.cluster.kubernetes_version,
-            ingress=any(s.ingress is not None for s in cfg.services.values())
-            or cfg.monitoring.grafana_host is not None,
+            ingress=has_ingress(cfg),
             service_monitors=cfg.parts.monitoring,
+            cert_manager=needs_cert_manager(cfg),
+            acme_email=cfg.cluster.acme_email,
+            # cert-manager was the postgres part's top-level release `<region>-cert-manager` until it moved here.
+            cert_manager_aliases=(pulumi.Alias(name=f"{rc.key}-cert-manager", parent=pulumi.ROOT_STACK_RESOURCE),),
         ),
         opts=pulumi.ResourceOptions(provider=rc.provider, depends_on=list(ctx.crd_dependencies)),
     )
     ctx.crd_dependencies += addons.releases
+    tls_secrets = _certificates(settings, rc, ctx, addons.cluster_issuer)
     for part, module in PARTS.items():
         if part != "monitoring" and getattr(cfg.parts, part):
             outputs[part] = module.build(ctx)
@@ -136,7 +168,7 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             ingress = IngressOptions(
                 host=svc.ingress.host,
                 path_prefix=svc.ingress.path_prefix,
-                tls_secret=svc.ingress.tls_secret or f"{name}-tls",
+                tls_secret=svc.ingress.tls_secret or tls_secrets.get(svc.ingress.host, f"{name}-tls"),
                 ingress_class=INGRESS_CLASS,
                 load_balance_annotations=LEAST_CONN,
             )
@@ -161,6 +193,9 @@ def build(settings: Settings) -> None:
     """Register every resource of the stack (after every check has passed)."""
     raise_if_any(validate(settings))
     stack_name = pulumi.get_stack()
+    if settings.stack.cluster.target is Target.GKE:
+        assert settings.stack.cluster.gcp_project is not None  # checked by StackConfig
+        enable_apis(settings.stack.cluster.gcp_project)
     regions = {}
     for i, key in enumerate(settings.active_regions):
         rc = build_cluster(settings, key, stack_name)

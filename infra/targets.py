@@ -14,7 +14,9 @@ import pulumi_kubernetes as k8s
 
 from components.cluster.eks import EksCluster, EksClusterArgs
 from components.cluster.gke import GkeCluster, GkeClusterArgs
+from components.cluster.storage import gp3_storage_class
 from components.scheduling import DataPool
+from infra.charts import webhook_ports
 from infra.config import PostgresEngine, RedisEngine, Target
 from infra.settings import Settings
 
@@ -34,6 +36,9 @@ class RegionCluster:
     gke: GkeCluster | None = None
     aws_provider: aws.Provider | None = None
     """EKS: the AWS provider pinned to this region, for every AWS resource of the region."""
+    ready: tuple[pulumi.Resource, ...] = ()
+    """What every Kubernetes object of the region waits for: the GKE control-plane firewall (webhooks
+    reachable), the EKS default StorageClass (volumes bind)."""
 
     @property
     def cloud_opts(self) -> pulumi.ResourceOptions:
@@ -97,10 +102,12 @@ def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluste
                 deletion_protection=settings.stack.protect_stateful,
                 zones=zones_of(region.location, region.zones, target),
                 data_pool=data_pool(settings),
+                control_plane_ports=webhook_ports(settings),
             ),
         )
         provider = k8s.Provider(f"{key}-k8s", kubeconfig=gke.kubeconfig)
-        return RegionCluster(key, region.location, name, target, provider, gke=gke)
+        firewall = (gke.control_plane_firewall,) if gke.control_plane_firewall else ()
+        return RegionCluster(key, region.location, name, target, provider, gke=gke, ready=firewall)
     aws_provider = aws.Provider(
         f"{key}-aws",
         region=region.location,
@@ -119,8 +126,16 @@ def build_cluster(settings: Settings, key: str, stack_name: str) -> RegionCluste
             max_nodes=nodes.max_nodes,
             disk_gib=nodes.disk_gib,
             data_pool=data_pool(settings),
+            protect=settings.stack.protect_stateful,
         ),
         opts=pulumi.ResourceOptions(providers=[aws_provider]),
     )
     provider = k8s.Provider(f"{key}-k8s", kubeconfig=eks.kubeconfig)
-    return RegionCluster(key, region.location, name, target, provider, eks=eks, aws_provider=aws_provider)
+    storage_class = k8s.storage.v1.StorageClass(
+        f"{key}-gp3",
+        **gp3_storage_class(),
+        opts=pulumi.ResourceOptions(provider=provider, depends_on=[eks.addons["aws-ebs-csi-driver"]]),
+    )
+    return RegionCluster(
+        key, region.location, name, target, provider, eks=eks, aws_provider=aws_provider, ready=(storage_class,)
+    )

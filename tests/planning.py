@@ -70,6 +70,8 @@ def write_stack(root: Path, target: str, phase: int, environment: str = "product
     region: dict[str, Any] = {"location": LOCATIONS[target]}
     if target == "gke":
         cluster["gcpProject"] = "proj"
+    if target != "existing":  # production refuses an API open to 0.0.0.0/0 and Ingresses without ACME e-mail
+        cluster.update(apiAllowedCidrs=["203.0.113.0/24"], acmeEmail="ops@example.com")
     if target == "existing":
         region["kubeContext"] = "kind"
     doc = {

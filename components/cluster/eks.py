@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.cluster.scaling import LiveScaling, ScalingDecision, scaling_decision
 from components.kube import exec_kubeconfig
 from components.scheduling import DATA_LABELS, DATA_TAINT, DataPool
 
@@ -25,6 +26,9 @@ TYPE = "phasescale:components:EksCluster"
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+"""The EBS CSI controller's service account (EKS docs, "Store Kubernetes volumes with Amazon EBS")."""
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class EksClusterArgs:
     disk_gib: int
     data_pool: DataPool | None = None
     """The tainted node group of the in-cluster data tier; None: no data group."""
+    protect: bool = False
+    """Production: Pulumi ``protect`` on the cluster and its secrets KMS key."""
 
 
 def autoscaler_template_tags(labels: dict[str, str], taints: Sequence[tuple[str, str, str]]) -> dict[str, str]:
@@ -114,9 +120,10 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-cluster-{policy}", role=cluster_role.name,
                 policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
             )
+        protected = pulumi.ResourceOptions(parent=self, protect=args.protect)
         key = aws.kms.Key(
             f"{name}-secrets", description=f"EKS secrets encryption for {name}",
-            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=child,
+            enable_key_rotation=True, deletion_window_in_days=30, tags=tags, opts=protected,
         )
         self.cluster = aws.eks.Cluster(
             name,
@@ -133,7 +140,7 @@ class EksCluster(pulumi.ComponentResource):
             encryption_config={"resources": ["secrets"], "provider": {"key_arn": key.arn}},
             enabled_cluster_log_types=["api", "audit", "authenticator", "controllerManager", "scheduler"],
             tags=tags,
-            opts=child,
+            opts=protected,
         )
         issuer = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"] if ids else "")
         self.oidc = aws.iam.OpenIdConnectProvider(
@@ -146,6 +153,7 @@ class EksCluster(pulumi.ComponentResource):
                 policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
             )
         self.node_role = node_role
+        system = node_group_scaling(self, name, "system", args.min_nodes, args.max_nodes)
         self.system_nodes = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=self.cluster.name,
@@ -156,18 +164,22 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             instance_types=[args.instance_type],
             disk_size=args.disk_gib,
-            scaling_config={"min_size": args.min_nodes, "desired_size": args.min_nodes, "max_size": args.max_nodes},
+            scaling_config=system.scaling_config,
             update_config={"max_unavailable": 1},
             labels={"phasescale/pool": "system"},
             tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=system.ignore_changes),
         )
         self.data_nodes = self._data_nodes(name, args, tags) if args.data_pool is not None else None
+        ebs_csi_role = self.irsa_role(f"{name}-ebs-csi", *EBS_CSI_SERVICE_ACCOUNT, [EBS_CSI_POLICY])
+        self.addons: dict[str, aws.eks.Addon] = {}
         for addon in ADDONS:
-            aws.eks.Addon(
+            role = {"service_account_role_arn": ebs_csi_role.arn} if addon == "aws-ebs-csi-driver" else {}
+            self.addons[addon] = aws.eks.Addon(
                 f"{name}-{addon}", cluster_name=self.cluster.name, addon_name=addon,
                 resolve_conflicts_on_update="PRESERVE",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_nodes]),
+                **role,
             )
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.endpoint, self.cluster.certificate_authority.data).apply(
@@ -183,6 +195,7 @@ class EksCluster(pulumi.ComponentResource):
         pool = args.data_pool
         assert pool is not None
         template = autoscaler_template_tags(dict(DATA_LABELS), [(DATA_TAINT.key, DATA_TAINT.value, DATA_TAINT.effect)])
+        scaling = node_group_scaling(self, name, "data", pool.min_nodes, pool.max_nodes)
         group = aws.eks.NodeGroup(
             f"{name}-data",
             cluster_name=self.cluster.name,
@@ -193,13 +206,13 @@ class EksCluster(pulumi.ComponentResource):
             capacity_type="ON_DEMAND",
             instance_types=[pool.machine_type],
             disk_size=pool.disk_gib,
-            scaling_config={"min_size": pool.min_nodes, "desired_size": pool.min_nodes, "max_size": pool.max_nodes},
+            scaling_config=scaling.scaling_config,
             update_config={"max_unavailable": 1},
             labels=dict(DATA_LABELS),
             taints=[{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
             tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true",
                   **template},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=scaling.ignore_changes),
         )
         asg = group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name if rs else None)
         for key, value in template.items():
@@ -238,6 +251,36 @@ class EksCluster(pulumi.ComponentResource):
         for i, arn in enumerate(policy_arns):
             aws.iam.RolePolicyAttachment(f"{name}-{i}", role=role.name, policy_arn=arn, opts=pulumi.ResourceOptions(parent=self))
         return role
+
+
+def live_scaling(owner: pulumi.Resource, cluster_name: str, node_group_name: str) -> LiveScaling | None:
+    """The scaling config EKS reports now for a managed node group, or None before it exists.
+
+    Read through ``owner``'s AWS provider at preview and at up: the region's cluster names
+    (``aws.eks.getClusters``), the cluster's node group names (``getNodeGroups``), then the group
+    (``getNodeGroup``), so a first deploy (no cluster or no group yet) reads nothing and fails nothing.
+    """
+    opts = pulumi.InvokeOptions(parent=owner)
+    if cluster_name not in (aws.eks.get_clusters(opts=opts).names or []):
+        return None
+    if node_group_name not in (aws.eks.get_node_groups(cluster_name=cluster_name, opts=opts).names or []):
+        return None
+    group = aws.eks.get_node_group(cluster_name=cluster_name, node_group_name=node_group_name, opts=opts)
+    configs = group.scaling_configs or []
+    if not configs:
+        return None
+    live = configs[0]
+    return LiveScaling(min_size=live.min_size, max_size=live.max_size, desired_size=live.desired_size)
+
+
+def node_group_scaling(
+    owner: pulumi.Resource, cluster_name: str, node_group_name: str, min_size: int, max_size: int
+) -> ScalingDecision:
+    """Scaling inputs for an ``aws.eks.NodeGroup`` that EKS accepts on every phase move: pass
+    ``.scaling_config`` as ``scaling_config`` and ``.ignore_changes`` as the resource's
+    ``ignore_changes`` (components/cluster/scaling.py says why). ``cluster_name`` is the EKS cluster's
+    physical name, ``node_group_name`` the group's ``node_group_name``."""
+    return scaling_decision(min_size, max_size, live_scaling(owner, cluster_name, node_group_name))
 
 
 @dataclass(frozen=True)

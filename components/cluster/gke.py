@@ -44,6 +44,9 @@ class GkeClusterArgs:
     zones: tuple[str, ...] = ()
     data_pool: DataPool | None = None
     """The tainted pool of the in-cluster data tier; None: no data pool."""
+    control_plane_ports: tuple[int, ...] = ()
+    """Ports of the admission webhooks and APIServices installed in the cluster
+    (``components/cluster/webhooks.py``): opened from the control-plane range to the nodes."""
 
 
 def subnet_ranges(vpc_cidr: str) -> dict[str, str]:
@@ -116,6 +119,22 @@ class GkeCluster(pulumi.ComponentResource):
                 project=args.project,
                 role=role,
                 member=self.node_account.email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
+        self.control_plane_firewall: gcp.compute.Firewall | None = None
+        if args.control_plane_ports:
+            # GKE's own rule opens only 443 and 10250 from the control plane; webhooks and the KEDA metrics
+            # API listen elsewhere (components/cluster/webhooks.py). Targeting the node service account
+            # covers the nodes and their pods' alias IPs.
+            self.control_plane_firewall = gcp.compute.Firewall(
+                f"{name}-control-plane",
+                project=args.project,
+                network=self.network.id,
+                direction="INGRESS",
+                description=f"GKE control plane of {name} to the webhooks and API services on its nodes",
+                source_ranges=[ranges["master"]],
+                target_service_accounts=[self.node_account.email],
+                allows=[{"protocol": "tcp", "ports": [str(p) for p in args.control_plane_ports]}],
                 opts=child,
             )
         self.cluster = gcp.container.Cluster(

@@ -36,6 +36,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import kube
+from components.cluster.eks import node_group_scaling
 from components.gpu import specs as vs
 from components.gpu import vllm_plan as vp
 from components.gpu import zones as gz
@@ -93,6 +94,8 @@ class EksNodes:
     """Where EKS GPU node groups go."""
 
     cluster: aws.eks.Cluster
+    cluster_name: str
+    """The cluster's physical name (the live node groups are read by it on phase moves)."""
     node_role_arn: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     zones: Sequence[str] = ()
@@ -228,6 +231,8 @@ class VllmGpuPool(pulumi.ComponentResource):
         pool_shape = vp.pool_shape(spec)
         subnets = self._gpu_subnets(eks)
         for capacity, lo, hi, taints in pool_capacities(pools, Cloud.EKS):
+            # minSize rises on 3 -> 4 (one base replica per node): the desired size must rise with it.
+            scaling = node_group_scaling(self, eks.cluster_name, f"gpu-{capacity}-{pool_shape}", lo, hi)
             out.append(aws.eks.NodeGroup(
                 f"{name}-gpu-{capacity}-{pool_shape}",
                 cluster_name=eks.cluster.name,
@@ -238,14 +243,14 @@ class VllmGpuPool(pulumi.ComponentResource):
                 capacity_type="SPOT" if capacity == SPOT else "ON_DEMAND",
                 instance_types=[spec.accelerator],
                 disk_size=disk_gib,
-                scaling_config={"min_size": lo, "desired_size": lo, "max_size": hi},
+                scaling_config=scaling.scaling_config,
                 update_config={"max_unavailable": 1},
                 labels=node_labels(capacity, pool_shape),
                 taints=taints,
                 tags=tags,
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    ignore_changes=["scalingConfig.desiredSize"],
+                    ignore_changes=scaling.ignore_changes,
                     aliases=[pulumi.Alias(name=f"{name}-gpu-{capacity}")],
                 ),
             ))  # fmt: skip

@@ -152,6 +152,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
     if rc.eks is not None:
         eks = EksNodes(
             cluster=rc.eks.cluster,
+            cluster_name=rc.cluster_name,
             node_role_arn=rc.eks.node_role.arn,
             subnet_ids=rc.eks.private_subnet_ids,
             zones=zones_of(region.location, region.zones, rc.target),  # the order of the subnets

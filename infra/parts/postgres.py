@@ -1,7 +1,7 @@
 """The postgres part: sizes from the catalog, the engine from ``phasescale:postgres``.
 
-engine ``cnpg`` (default, every target) installs, per region, cert-manager, the CloudNativePG
-operator and its barman-cloud plugin, then a :class:`PostgresCluster` whose WAL and daily base
+engine ``cnpg`` (default, every target) installs, per region, the CloudNativePG operator and its
+barman-cloud plugin (cert-manager, which the plugin needs, is a cluster add-on), then a :class:`PostgresCluster` whose WAL and daily base
 backups go to the region's bucket (GCS on gke, S3 on eks, ``backupEndpointUrl`` on existing). In a
 multi-region phase the first region holds the primary; every other region runs a CNPG replica
 cluster that restores from and follows the primary's archive, never a second primary.
@@ -49,7 +49,6 @@ SIZES_PATH = "phasescale:overrides.postgres"
 CONFIG_PATH = "phasescale:postgres"
 PASSWORD_KEY = "dbPassword"
 OPERATOR_NAMESPACE = "cnpg-system"
-CERT_MANAGER_NAMESPACE = "cert-manager"
 ENGINE_TARGET = {PostgresEngine.CLOUDSQL: Target.GKE, PostgresEngine.RDS: Target.EKS}
 
 
@@ -170,7 +169,7 @@ def _backup(ctx: RegionContext, bucket: str) -> Backup | None:
 
 
 def _operators(ctx: RegionContext, backups: bool) -> list[pulumi.Resource]:
-    """The CNPG operator and, for backups, cert-manager and the barman-cloud plugin (same namespace)."""
+    """The CNPG operator and, for backups, the barman-cloud plugin (same namespace)."""
     monitoring = ctx.settings.stack.parts.monitoring
     values: dict[str, Any] = {
         "replicaCount": 2,
@@ -182,13 +181,10 @@ def _operators(ctx: RegionContext, backups: bool) -> list[pulumi.Resource]:
     operator = release(f"{ctx.key}-cnpg", "cloudnative-pg", OPERATOR_NAMESPACE, values, ctx.k8s_opts())
     if not backups:
         return [operator]
-    cert_manager = release(
-        f"{ctx.key}-cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE, {"crds": {"enabled": True}}, ctx.k8s_opts()
-    )
-    plugin = release(
-        f"{ctx.key}-barman-cloud", "plugin-barman-cloud", OPERATOR_NAMESPACE, {}, ctx.k8s_opts(operator, cert_manager)
-    )
-    return [operator, cert_manager, plugin]
+    # cert-manager (the plugin's TLS) is one of the cluster add-ons (infra/charts.needs_cert_manager), which
+    # ctx.k8s_opts() already waits for.
+    plugin = release(f"{ctx.key}-barman-cloud", "plugin-barman-cloud", OPERATOR_NAMESPACE, {}, ctx.k8s_opts(operator))
+    return [operator, plugin]
 
 
 def build(ctx: RegionContext) -> dict[str, Any]:

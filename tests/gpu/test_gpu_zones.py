@@ -103,7 +103,8 @@ def test_eks_gpu_groups_take_the_subnets_of_the_azs_that_sell_the_instance(monke
     calls: list[str] = []
 
     def call(self: Any, args: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        assert args.token == "aws:index/getAvailabilityZones:getAvailabilityZones"
+        if args.token != "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {}, []  # the node groups' live scaling (components/cluster/eks.live_scaling): none yet
         region = "ap-northeast-1" if "tokyo" in (args.provider or "") else "ap-northeast-2"
         calls.append(region)
         names, ids = answers[region]

@@ -22,7 +22,7 @@ GKE = """\
 config:
   phasescale:phase: 2
   phasescale:environment: production
-  phasescale:cluster: {target: gke, gcpProject: proj}
+  phasescale:cluster: {target: gke, gcpProject: proj, apiAllowedCidrs: [198.51.100.0/24]}
   phasescale:regions:
     seoul: {location: asia-northeast3}
 """
@@ -164,7 +164,7 @@ def test_vpc_too_small_for_the_zones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, cidr: str, zones: str
 ) -> None:
     location = {"gke": "asia-northeast3", "eks": "ap-northeast-2"}[target]
-    text = GKE.replace("{target: gke, gcpProject: proj}", "{target: eks}" if target == "eks" else "{target: gke, gcpProject: proj}")
+    text = GKE.replace("target: gke, gcpProject: proj,", "target: eks," if target == "eks" else "target: gke, gcpProject: proj,")
     text = text.replace("{location: asia-northeast3}", f"{{location: {location}, vpcCidr: {cidr}{zones}}}")
     got = cli(tmp_path, capsys, text)
     assert [g.split(";")[0] for g in got] == [f"phasescale:regions.seoul.vpcCidr: got {cidr!r}"]
@@ -188,7 +188,7 @@ def test_phase_flag_rejects_a_fullwidth_digit(capsys: pytest.CaptureFixture[str]
 
 
 def test_schema_error_does_not_hide_cross_key_and_part_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = GKE.replace("{target: gke, gcpProject: proj}", "{target: eks}") + """\
+    text = GKE.replace("target: gke, gcpProject: proj,", "target: eks,") + """\
   phasescale:services:
     api: {image: "ghcr.io/a/api:1", port: 99999, callers: [webb]}
   phasescale:postgres: {engine: cloudsql}

@@ -32,6 +32,7 @@ KNOWN_CRD_GROUPS = {
     "barmancloud.cnpg.io",  # CloudNativePG barman-cloud plugin
     "redis.redis.opstreelabs.in",  # OT redis-operator chart
     "milvus.io",  # milvus-operator chart
+    "cert-manager.io",  # cert-manager chart (ClusterIssuer, Certificate)
     "autoscaling.k8s.io",  # VerticalPodAutoscaler (GKE built in; VPA chart elsewhere)
 }
 ROOT = Path(__file__).resolve().parents[2]
