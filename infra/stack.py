@@ -6,6 +6,7 @@ only when there is no problem at all.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
@@ -21,7 +22,7 @@ from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
 from infra.config import Runtime, Target
 from infra.parts import MONITOR_LABELS, PROMETHEUS_URL, RegionContext
-from infra.services import replica_bounds, service_plan
+from infra.services import connection_env, connection_problems, replica_bounds, service_plan
 from infra.settings import Settings
 from infra.targets import RegionCluster, build_cluster
 
@@ -32,7 +33,7 @@ PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") fo
 
 def validate(settings: Settings) -> list[Problem]:
     """Every cross-field check of the stack, before anything is registered."""
-    problems: list[Problem] = []
+    problems: list[Problem] = connection_problems(settings)
     for part, module in PARTS.items():
         if getattr(settings.stack.parts, part):
             problems += module.validate(settings)
@@ -65,7 +66,11 @@ def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
     )
 
 
-def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[str, Any]:
+def build_region(
+    settings: Settings, rc: RegionCluster, primary: bool, contexts: list[RegionContext] | None = None
+) -> dict[str, Any]:
+    """One region. ``contexts``: the regions built so far (the first is the primary), for parts that
+    link a region to the primary (RDS cross-region replica and VPC peering); this one is appended."""
     cfg = settings.stack
     autoscaler_role = None
     if rc.eks is not None:
@@ -79,6 +84,9 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
         ).arn
     namespace = _namespace(settings, rc)
     ctx = RegionContext(settings, rc, namespace, primary)
+    if contexts is not None:
+        ctx.primary_region = contexts[0] if contexts else None
+        contexts.append(ctx)
     outputs: dict[str, Any] = {"cluster": rc.cluster_name}
     # Monitoring first: its chart brings the ServiceMonitor/PodMonitor CRDs that KEDA and the other
     # parts' monitors need; it appends its release to ctx.crd_dependencies.
@@ -103,8 +111,11 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             outputs[part] = module.build(ctx)
     after_addons = ctx.k8s_opts()
     services: dict[str, str] = {}
+    redis = PARTS["redis"].plan(settings)
     for name, svc in cfg.services.items():
         plan = service_plan(settings, name, svc)
+        if svc.runtime is Runtime.KUBERNETES:
+            plan = dataclasses.replace(plan, secret_env=connection_env(settings, rc.key, svc, redis))
         if svc.runtime is Runtime.CLOUDRUN:
             assert cfg.cluster.gcp_project is not None
             CloudRunService(
@@ -146,6 +157,9 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
                 vpa=svc.vpa,
                 service_monitor_labels=MONITOR_LABELS if cfg.parts.monitoring else None,
                 metrics_path=svc.metrics_path,
+                service_account_annotations=(
+                    PARTS["redis"].client_identity(ctx, name) if svc.cache and cfg.parts.redis else None
+                ),
             ),
             opts=after_addons,
         )
@@ -159,8 +173,9 @@ def build(settings: Settings) -> None:
     raise_if_any(validate(settings))
     stack_name = pulumi.get_stack()
     regions = {}
+    contexts: list[RegionContext] = []
     for i, key in enumerate(settings.active_regions):
         rc = build_cluster(settings, key, stack_name)
-        regions[key] = build_region(settings, rc, primary=i == 0)
+        regions[key] = build_region(settings, rc, primary=i == 0, contexts=contexts)
     pulumi.export("phase", settings.phase)
     pulumi.export("regions", regions)
