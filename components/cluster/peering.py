@@ -6,7 +6,9 @@ accepts it with its own provider (``VpcPeeringConnectionAccepter``, ``auto_accep
 route table of each VPC gets a route to the other VPC's CIDR through the connection (AWS VPC
 Peering Guide: "Update your route tables for a VPC peering connection"; the CIDRs must not overlap:
 "VPC peering limitations"). Security groups are the services' own (the RDS primary's admits the
-peer's CIDR on 5432). Names derive from the component's (``tokyo-peering-seoul``); nothing here holds
+peer's CIDR on 5432). Clients in the peer VPC use the RDS endpoint's name as is: an instance that is
+not publicly accessible has a DNS name that resolves to its private IP (RDS API, CreateDBInstance
+``PubliclyAccessible``), which the peering routes. Names derive from the component's (``tokyo-peering-seoul``); nothing here holds
 data, so leaving the multi-region phase deletes it with the second region.
 """
 

@@ -140,7 +140,8 @@ def _region_problems(settings: Settings) -> list[Problem]:
         problems.append(Problem(
             f"{CONFIG_PATH}.engine", cfg.engine.value,
             "cloudsql serves one region here: the second region's cluster has its own VPC network and no "
-            "replica; use cnpg (a replica cluster per region) or keep regions.multiRegion off",
+            "replica; use cnpg (a replica cluster per region) or list one region (or set "
+            "phasescale:overrides.regions.multiRegion false)",
         ))
     if cfg.engine is PostgresEngine.RDS and write_cap(settings) < max(1, settings.sizes.postgres.min_pool_size):
         pooler = sizing(settings).pooler

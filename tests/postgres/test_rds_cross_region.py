@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.cluster import eks
 from components.postgres import pgbouncer_plan as bp
 from components.problems import ConfigError
 from infra import plan as planner
@@ -167,3 +168,24 @@ def test_cnpg_replica_regions_need_the_password_and_cloudsql_serves_one_region()
     cloudsql = dataclasses.replace(settings, stack=settings.stack.model_copy(update={
         "postgres": settings.stack.postgres.model_copy(update={"engine": part.PostgresEngine.CLOUDSQL})}))
     assert [(p.path, p.value) for p in part.validate(cloudsql)] == [("phasescale:postgres.engine", "cloudsql")]
+
+
+def test_eks_private_route_tables_keep_the_peering_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In-line routes and aws.ec2.Route resources overwrite each other (aws.ec2.RouteTable docs) unless
+    # the route tables ignore changes to their in-line routes; the public table gets no peering routes.
+    seen: dict[str, list[str] | None] = {}
+    real = eks.aws.ec2.RouteTable
+
+    def watched(name: str, *args: Any, opts: Any = None, **kw: Any) -> Any:
+        seen[name] = opts.ignore_changes if opts is not None else None
+        return real(name, *args, opts=opts, **kw)
+
+    monkeypatch.setattr(eks.aws.ec2, "RouteTable", watched)
+    args = eks.EksClusterArgs(region="ap-northeast-1", zones=("ap-northeast-1a", "ap-northeast-1c"),
+                              vpc_cidr="10.40.0.0/16", kubernetes_version="1.33", api_allowed_cidrs=("203.0.113.0/24",),
+                              instance_type="m6i.xlarge", min_nodes=1, max_nodes=3, disk_gib=50)
+    clusters: list[eks.EksCluster] = []
+    planner.record(lambda: clusters.append(eks.EksCluster("t-tokyo", args)))
+    assert seen == {"t-tokyo-public": None, "t-tokyo-private-ap-northeast-1a": ["routes"],
+                    "t-tokyo-private-ap-northeast-1c": ["routes"]}
+    assert len(clusters[0].private_route_table_ids) == 2
