@@ -337,6 +337,8 @@ def rds_cross_region_replica(
         vpc_security_group_ids=[group.id],
         parameter_group_name=params.name,
         instance_class=rds_instance_class(sizing),
+        # A replica's storage autoscaling is its own setting: grow like the primary, or it fills up first.
+        max_allocated_storage=2 * sizing.storage_gib,
         multi_az=regional_ha,
         publicly_accessible=False,
         deletion_protection=False,

@@ -125,7 +125,9 @@ def client_identity(ctx: RegionContext, service: str) -> pulumi.Output[dict[str,
     if not rconn.needs_identity(p) or project is None:
         return None
     name = f"{ctx.key}-{service}-redis"
-    account_id = f"{ctx.key}-{service}"
+    account_id = f"{ctx.key}-{service}"  # 6-30 characters, unique in the project
+    if len(account_id) < 6:
+        account_id = f"{account_id}-redis"
     if len(account_id) > 30:
         account_id = f"{account_id[:21]}-{hashlib.sha256(account_id.encode()).hexdigest()[:8]}"
     opts = pulumi.ResourceOptions(depends_on=[ctx.namespace])

@@ -47,6 +47,8 @@ def test_tokyo_gets_a_cross_region_replica_with_exactly_these_cloud_resources() 
         "prod-aws-tokyo-pg", "prod-aws-tokyo-pg-postgres17", ["tokyo-pg-sg-id"])
     assert (i["storageEncrypted"], i["publiclyAccessible"], i["instanceClass"], i["multiAz"]) == (
         True, False, "db.m7g.2xlarge", True)
+    primary = plan.named("aws:rds/instance:Instance", "seoul-pg").inputs
+    assert (i["instanceClass"], i["maxAllocatedStorage"]) == (primary["instanceClass"], primary["maxAllocatedStorage"])
     # A replica holds no data of its own: unprotected, no deletion protection, so 4 -> 3 can delete it.
     assert (replica.protect, i["deletionProtection"], i["skipFinalSnapshot"]) == (False, False, True)
     assert "engine" not in i and "password" not in i and "username" not in i
