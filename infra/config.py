@@ -210,6 +210,10 @@ class Service(Model):
     )
     timeout_s: int = Field(default=300, ge=1, le=3600, description="Request timeout (Cloud Run).")
     concurrency: int = Field(default=100, ge=1, le=1000, description="Requests per instance (Cloud Run).")
+    cache: bool = Field(
+        default=False,
+        description="Uses the stack's Redis: REDIS_* env from the Secret redis-connection (README, Connection settings).",
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Service:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.postgres import connection as pg_connection
+from components.problems import Problem
+from components.redis import connection as redis_connection
+from components.redis import plan as rp
 from components.scheduling import PodGroup, pod_group
 from components.service import stateless_plan as sp
 from infra.config import Runtime, Service
@@ -74,3 +78,45 @@ def pods(settings: Settings) -> list[PodGroup]:
         out.append(pod_group(f"{plan.namespace}/Deployment/{name}", dep["template"]["spec"],
                              plan.min_replicas, plan.max_replicas, f"phasescale:services.{name}"))
     return out
+
+
+PG_PASSWORD_KEY = "dbPassword"
+
+
+def postgres_cluster(region: str) -> str:
+    """The PostgresCluster (and CNPG Cluster) of a region: ``<region>-pg``."""
+    return f"{region}-pg"
+
+
+def connection_env(
+    settings: Settings, region: str, svc: Service, redis: rp.RedisPlan | None
+) -> tuple[tuple[str, str, str], ...]:
+    """The ``secretKeyRef`` env of one service in one region: DATABASE_* when it declares
+    ``database``, REDIS_* when ``cache`` (``redis``: the region's Redis plan). Wired from the service's
+    own declaration: a declaration without its part is refused by ``connection_problems``, and a pod
+    reading a Secret nothing creates is what ``infra.secret_check`` finds."""
+    out: tuple[tuple[str, str, str], ...] = ()
+    if svc.database is not None:
+        out += pg_connection.env(postgres_cluster(region), bool(settings.secrets.get(PG_PASSWORD_KEY)))
+    if svc.cache and redis is not None:
+        out += redis_connection.env(redis)
+    return out
+
+
+def connection_problems(settings: Settings) -> list[Problem]:
+    """A service may only ask for a database or a cache the stack runs and can wire."""
+    problems = []
+    for name, svc in settings.stack.services.items():
+        path = f"phasescale:services.{name}"
+        if svc.database is not None and not settings.stack.parts.postgres:
+            problems.append(Problem(f"{path}.database", svc.database.model_dump(by_alias=True),
+                                    "needs phasescale:parts.postgres true (no database to connect to)"))
+        if svc.cache and not settings.stack.parts.redis:
+            problems.append(Problem(f"{path}.cache", True, "needs phasescale:parts.redis true (no Redis to connect to)"))
+        if svc.runtime is Runtime.CLOUDRUN and (svc.database is not None or svc.cache):
+            problems.append(Problem(
+                f"{path}.runtime", svc.runtime.value,
+                "database and cache are wired for runtime kubernetes only (Cloud Run has no path to the "
+                "in-cluster poolers or the cluster's Redis); use runtime kubernetes",
+            ))
+    return problems

@@ -6,6 +6,7 @@ only when there is no problem at all.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
@@ -25,7 +26,7 @@ from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.scheduling import problems as scheduling_problems
-from infra.services import replica_bounds, service_plan
+from infra.services import connection_env, connection_problems, replica_bounds, service_plan
 from infra.settings import Settings, has_ingress
 from infra.targets import RegionCluster, build_cluster
 
@@ -36,7 +37,7 @@ PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") fo
 
 def validate(settings: Settings) -> list[Problem]:
     """Every cross-field check of the stack, before anything is registered."""
-    problems: list[Problem] = []
+    problems: list[Problem] = connection_problems(settings)
     for part, module in PARTS.items():
         if getattr(settings.stack.parts, part):
             problems += module.validate(settings)
@@ -96,7 +97,11 @@ def _certificates(
     return secrets
 
 
-def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[str, Any]:
+def build_region(
+    settings: Settings, rc: RegionCluster, primary: bool, contexts: list[RegionContext] | None = None
+) -> dict[str, Any]:
+    """One region. ``contexts``: the regions built so far (the first is the primary), for parts that
+    link a region to the primary (RDS cross-region replica and VPC peering); this one is appended."""
     cfg = settings.stack
     autoscaler_role = None
     if rc.eks is not None:
@@ -110,6 +115,9 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
         ).arn
     namespace = _namespace(settings, rc)
     ctx = RegionContext(settings, rc, namespace, primary, crd_dependencies=list(rc.ready))
+    if contexts is not None:
+        ctx.primary_region = contexts[0] if contexts else None
+        contexts.append(ctx)
     outputs: dict[str, Any] = {"cluster": rc.cluster_name}
     # Monitoring first: its chart brings the ServiceMonitor/PodMonitor CRDs that KEDA and the other
     # parts' monitors need; it appends its release to ctx.crd_dependencies.
@@ -138,8 +146,11 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
             outputs[part] = module.build(ctx)
     after_addons = ctx.k8s_opts()
     services: dict[str, str] = {}
+    redis = PARTS["redis"].plan(settings)
     for name, svc in cfg.services.items():
         plan = service_plan(settings, name, svc)
+        if svc.runtime is Runtime.KUBERNETES:
+            plan = dataclasses.replace(plan, secret_env=connection_env(settings, rc.key, svc, redis))
         if svc.runtime is Runtime.CLOUDRUN:
             assert cfg.cluster.gcp_project is not None
             CloudRunService(
@@ -181,6 +192,9 @@ def build_region(settings: Settings, rc: RegionCluster, primary: bool) -> dict[s
                 vpa=svc.vpa,
                 service_monitor_labels=MONITOR_LABELS if cfg.parts.monitoring else None,
                 metrics_path=svc.metrics_path,
+                service_account_annotations=(
+                    PARTS["redis"].client_identity(ctx, name) if svc.cache and cfg.parts.redis else None
+                ),
             ),
             opts=after_addons,
         )
@@ -197,8 +211,9 @@ def build(settings: Settings) -> None:
         assert settings.stack.cluster.gcp_project is not None  # checked by StackConfig
         enable_apis(settings.stack.cluster.gcp_project)
     regions = {}
+    contexts: list[RegionContext] = []
     for i, key in enumerate(settings.active_regions):
         rc = build_cluster(settings, key, stack_name)
-        regions[key] = build_region(settings, rc, primary=i == 0)
+        regions[key] = build_region(settings, rc, primary=i == 0, contexts=contexts)
     pulumi.export("phase", settings.phase)
     pulumi.export("regions", regions)

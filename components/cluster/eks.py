@@ -93,6 +93,8 @@ class EksCluster(pulumi.ComponentResource):
             routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}], tags=tags, opts=child,
         )
         self.private_subnet_ids: list[pulumi.Output[str]] = []
+        self.private_route_table_ids: list[pulumi.Output[str]] = []
+        """One per zone: where routes to a peered VPC go (components/cluster/peering.py)."""
         public_ids: list[pulumi.Output[str]] = []
         for zone, cidrs in subnet_plan(args.vpc_cidr, args.zones).items():
             pub = aws.ec2.Subnet(
@@ -106,13 +108,18 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-private-{zone}", vpc_id=self.vpc.id, cidr_block=cidrs["private"], availability_zone=zone,
                 tags={**tags, "kubernetes.io/role/internal-elb": "1"}, opts=child,
             )
+            # ignore_changes on routes: routes added by aws.ec2.Route (VPC peering to another region,
+            # components/cluster/peering.py) would otherwise be overwritten by these in-line routes
+            # ("NOTE on Route Tables and Routes" in the aws.ec2.RouteTable docs).
             rt = aws.ec2.RouteTable(
                 f"{name}-private-{zone}", vpc_id=self.vpc.id,
-                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}], tags=tags, opts=child,
+                routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nat.id}], tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["routes"]),
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=priv.id, route_table_id=rt.id, opts=child)
             public_ids.append(pub.id)
             self.private_subnet_ids.append(priv.id)
+            self.private_route_table_ids.append(rt.id)
 
         cluster_role = aws.iam.Role(f"{name}-cluster", assume_role_policy=_assume("eks.amazonaws.com"), tags=tags, opts=child)
         for policy in CLUSTER_POLICIES:

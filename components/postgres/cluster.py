@@ -33,9 +33,10 @@ from components import buckets
 from components.cluster.eks import EksCluster, VpcPlacement
 from components.cluster.gke import workload_identity_account
 from components.postgres import cnpg_plan as cp
-from components.postgres import managed
+from components.postgres import connection as pc
+from components.postgres import managed, pgbouncer_plan
 from components.postgres import plan as pp
-from components.postgres.managed import CloudSqlOptions
+from components.postgres.managed import CloudSqlOptions, RdsSource
 
 TYPE = "phasescale:components:PostgresCluster"
 
@@ -117,6 +118,11 @@ class PostgresClusterArgs:
     rds: VpcPlacement | None = None
     data_pool: bool = False
     """cnpg: the instances select and tolerate the tainted data node pool."""
+    rds_peer_cidrs: tuple[str, ...] = ()
+    """RDS primary: CIDRs of peered VPCs (other regions) admitted on 5432 besides its own VPC."""
+    rds_replica_of: RdsSource | None = None
+    """RDS in a second region: no primary here, a cross-region read replica of this source; writes
+    go to the source through the VPC peering."""
 
 
 # --- The component -----------------------------------------------------------------------------
@@ -125,6 +131,8 @@ class PostgresClusterArgs:
 class PostgresCluster(pulumi.ComponentResource):
     rw_host: pulumi.Output[str]
     ro_host: pulumi.Output[str]
+    rds_primary: aws.rds.Instance | None = None
+    """RDS in the primary region: the primary instance (a second region's replica follows it)."""
 
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
@@ -136,6 +144,18 @@ class PostgresCluster(pulumi.ComponentResource):
         else:
             self._managed()
         self.register_outputs({"rw": self.rw_host, "ro": self.ro_host})
+
+    def _connection_secret(self, host: pulumi.Input[str], ro_host: pulumi.Input[str], ro_database: str) -> None:
+        """``<name>-connection``: what the services read DATABASE_* from (components/postgres/connection.py)."""
+        a, name = self._args, self._name
+        password = pulumi.Output.secret(a.password) if a.password is not None else None
+        self.connection_secret = k8s.core.v1.Secret(
+            f"{name}-connection",
+            metadata=self._meta(pc.secret_name(name)),
+            type="Opaque",
+            string_data=pc.connection_data(host, ro_host, a.database, ro_database, a.owner, password),
+            opts=self._child,
+        )
 
     def _meta(self, k8s_name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
         return {
@@ -241,6 +261,7 @@ class PostgresCluster(pulumi.ComponentResource):
         svc = f"{a.namespace}.svc"
         self.rw_host = pulumi.Output.from_input(f"{cp.pooler_name(name, cp.PoolerType.RW)}.{svc}")
         self.ro_host = pulumi.Output.from_input(f"{poolers[-1]}.{svc}")
+        self._connection_secret(self.rw_host, self.ro_host, a.database)
 
     def _backup_store(
         self, backup: Backup
@@ -305,15 +326,26 @@ class PostgresCluster(pulumi.ComponentResource):
                 password=a.password, regional_ha=a.regional_ha, backup_retention_days=a.backup_retention_days,
                 child=self._child, data=self._data,
             )
+        elif a.rds_replica_of is not None:
+            assert a.rds is not None, "checked by the postgres part's validate()"
+            primary = pulumi.Output.from_input(a.rds_replica_of.address)
+            replicas = managed.rds_cross_region_replica(
+                name, a.rds, a.rds_replica_of, a.sizing, cloud_name=a.cloud_name, regional_ha=a.regional_ha,
+                child=self._child,
+            )
         else:
             assert a.rds is not None, "checked by the postgres part's validate()"
-            primary, replicas = managed.rds_instances(
+            self.rds_primary, replicas = managed.rds_instances(
                 name, a.rds, a.sizing, cloud_name=a.cloud_name, database=a.database, owner=a.owner,
                 password=a.password, regional_ha=a.regional_ha, backup_retention_days=a.backup_retention_days,
-                child=self._child, data=self._data,
+                child=self._child, data=self._data, peer_cidrs=a.rds_peer_cidrs,
             )
+            primary = self.rds_primary.address
         self.rw_host, self.ro_host = managed.pgbouncer_in_front(
             name, primary, replicas, a.sizing.pooler, namespace=a.namespace, image=a.pgbouncer_image,
             database=a.database, owner=a.owner, password=a.password, cloud_name=a.cloud_name,
             client_apps=a.client_apps, child=self._child,
+            primary_cap=a.rds_replica_of.write_cap if a.rds_replica_of is not None else None,
+            primary_name=a.rds_replica_of.identifier if a.rds_replica_of is not None else None,
         )
+        self._connection_secret(self.rw_host, self.rw_host, pgbouncer_plan.ro_database(a.database))

@@ -28,6 +28,20 @@ RDS_ENGINE_VERSION = "17"
 
 
 @dataclass(frozen=True)
+class RdsSource:
+    """The primary region's RDS primary, for a cross-region read replica in another region."""
+
+    arn: pulumi.Input[str]
+    """``replicate_source_db`` must be the source's ARN when it is in another region."""
+    address: pulumi.Input[str]
+    """Where the replica region's PgBouncer sends writes (through the VPC peering)."""
+    write_cap: int
+    """Server connections per PgBouncer instance to the source (its budget is shared by the regions)."""
+    identifier: str
+    """The source's DB instance identifier (names it in offline plans, where addresses are unknown)."""
+
+
+@dataclass(frozen=True)
 class CloudSqlOptions:
     project: str
     region: str
@@ -198,21 +212,16 @@ def rds_instances(
     backup_retention_days: int,
     child: pulumi.ResourceOptions,
     data: pulumi.ResourceOptions,
-) -> tuple[pulumi.Output[str], list[pulumi.Output[str]]]:
-    """The RDS primary and its read replicas in the EKS VPC's private subnets; their addresses."""
+    peer_cidrs: Sequence[str] = (),
+) -> tuple[aws.rds.Instance, list[pulumi.Output[str]]]:
+    """The RDS primary and its read replicas in the EKS VPC's private subnets: the primary and the
+    replicas' addresses. ``peer_cidrs``: peered VPCs (other regions) whose clients may connect too."""
     subnets = aws.rds.SubnetGroup(
         f"{name}-subnets", name=cloud_name, description=f"{cloud_name}: private subnets of the EKS VPC",
         subnet_ids=list(o.subnet_ids), opts=child,
     )
-    group = vpc_only_security_group(
-        f"{name}-sg", f"{cloud_name}: PostgreSQL from the VPC only", o.vpc_id, o.vpc_cidr, pp.PORT,
-        "PostgreSQL clients in the VPC", child, physical_name=cloud_name,
-    )
-    params = aws.rds.ParameterGroup(
-        f"{name}-params", name=f"{cloud_name}-{RDS_FAMILY}", family=RDS_FAMILY,
-        description=f"{cloud_name}: parameters sized to the instance",
-        parameters=rds_parameters(sizing), opts=child,
-    )
+    group = _rds_security_group(name, cloud_name, o, peer_cidrs, child)
+    params = _rds_parameter_group(name, cloud_name, sizing, child)
     common: dict[str, Any] = {
         "instance_class": rds_instance_class(sizing),
         "storage_encrypted": True,
@@ -264,7 +273,93 @@ def rds_instances(
         )
         for i in range(1, sizing.read_replicas + 1)
     ]
-    return primary.address, [r.address for r in replicas]
+    return primary, [r.address for r in replicas]
+
+
+def _rds_security_group(
+    name: str, cloud_name: str, o: VpcPlacement, peer_cidrs: Sequence[str], child: pulumi.ResourceOptions
+) -> aws.ec2.SecurityGroup:
+    """PostgreSQL from the VPC only, plus one rule per peered VPC (in-line, like the first: in-line
+    rules and separate SecurityGroupRule resources must not be mixed, aws.ec2.SecurityGroup docs).
+    Adding or removing a peer updates the group in place."""
+    if not peer_cidrs:
+        return vpc_only_security_group(
+            f"{name}-sg", f"{cloud_name}: PostgreSQL from the VPC only", o.vpc_id, o.vpc_cidr, pp.PORT,
+            "PostgreSQL clients in the VPC", child, physical_name=cloud_name,
+        )
+    rules = [(o.vpc_cidr, "PostgreSQL clients in the VPC")]
+    rules += [(cidr, f"PostgreSQL clients in the peered VPC {cidr}") for cidr in peer_cidrs]
+    return aws.ec2.SecurityGroup(
+        f"{name}-sg", description=f"{cloud_name}: PostgreSQL from the VPC only", vpc_id=o.vpc_id,
+        ingress=[{"protocol": "tcp", "from_port": pp.PORT, "to_port": pp.PORT, "cidr_blocks": [cidr],
+                  "description": text} for cidr, text in rules],
+        name=cloud_name, opts=child,
+    )
+
+
+def _rds_parameter_group(
+    name: str, cloud_name: str, sizing: pp.PostgresSizing, child: pulumi.ResourceOptions
+) -> aws.rds.ParameterGroup:
+    return aws.rds.ParameterGroup(
+        f"{name}-params", name=f"{cloud_name}-{RDS_FAMILY}", family=RDS_FAMILY,
+        description=f"{cloud_name}: parameters sized to the instance",
+        parameters=rds_parameters(sizing), opts=child,
+    )
+
+
+def rds_cross_region_replica(
+    name: str,
+    o: VpcPlacement,
+    source: RdsSource,
+    sizing: pp.PostgresSizing,
+    *,
+    cloud_name: str,
+    regional_ha: bool,
+    child: pulumi.ResourceOptions,
+) -> list[pulumi.Output[str]]:
+    """A read replica of another region's RDS primary in this region's EKS VPC; its address.
+
+    RDS User Guide "Creating a read replica in a different AWS Region" and the API's
+    CreateDBInstanceReadReplica: ``replicate_source_db`` is the source's ARN; an encrypted replica in
+    another region must name a KMS key of that region (``KmsKeyId``: keys are regional) and a DB
+    subnet group there; without ``DBParameterGroupName`` a cross-region replica gets the engine's
+    default group, so it gets its own, sized like the primary's. It is not protected and
+    has no deletion protection: it holds no data of its own (the primary has everything), and moving
+    below the multi-region phase deletes it; deletion protection on it would block that move.
+    """
+    key = aws.kms.Key(
+        f"{name}-replica-key", description=f"{cloud_name}: storage of the cross-region read replica",
+        enable_key_rotation=True, deletion_window_in_days=30, opts=child,
+    )
+    subnets = aws.rds.SubnetGroup(
+        f"{name}-subnets", name=cloud_name, description=f"{cloud_name}: private subnets of the EKS VPC",
+        subnet_ids=list(o.subnet_ids), opts=child,
+    )
+    group = _rds_security_group(name, cloud_name, o, (), child)
+    params = _rds_parameter_group(name, cloud_name, sizing, child)
+    replica = aws.rds.Instance(
+        f"{name}-replica-1",
+        identifier=f"{cloud_name}-replica-1",
+        replicate_source_db=source.arn,
+        kms_key_id=key.arn,
+        storage_encrypted=True,
+        db_subnet_group_name=subnets.name,
+        vpc_security_group_ids=[group.id],
+        parameter_group_name=params.name,
+        instance_class=rds_instance_class(sizing),
+        # A replica's storage autoscaling is its own setting: grow like the primary, or it fills up first.
+        max_allocated_storage=2 * sizing.storage_gib,
+        multi_az=regional_ha,
+        publicly_accessible=False,
+        deletion_protection=False,
+        skip_final_snapshot=True,
+        performance_insights_enabled=True,
+        performance_insights_retention_period=7,
+        auto_minor_version_upgrade=True,
+        copy_tags_to_snapshot=True,
+        opts=child,
+    )
+    return [replica.address]
 
 
 def pgbouncer_in_front(
@@ -281,13 +376,19 @@ def pgbouncer_in_front(
     cloud_name: str,
     client_apps: Sequence[str],
     child: pulumi.ResourceOptions,
+    primary_cap: int | None = None,
+    primary_name: str | None = None,
 ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-    """PgBouncer in the cluster in front of the managed instances; its (rw, ro) hosts."""
+    """PgBouncer in the cluster in front of the managed instances; its (rw, ro) hosts. ``primary_cap``:
+    server connections per instance to a primary in another region (see bp.remote_write_cap)."""
 
     def render(hosts: list[str | None]) -> str:
         # Offline plans (mocks) know no addresses: name the instance instead.
         named = [h or f"{cloud_name}{'' if i == 0 else f'-replica-{i}'}.address" for i, h in enumerate(hosts)]
-        return bp.pgbouncer_ini(database, bp.Endpoint(named[0]), [bp.Endpoint(h) for h in named[1:]], pooler)
+        if primary_name and not hosts[0]:
+            named[0] = f"{primary_name}.address"
+        return bp.pgbouncer_ini(database, bp.Endpoint(named[0]), [bp.Endpoint(h) for h in named[1:]], pooler,
+                                primary_cap=primary_cap)
 
     ini = pulumi.Output.all(primary, *replicas).apply(render)
     userlist = pulumi.Output.secret(password or "").apply(lambda pw: bp.userlist_line(owner, pw) + "\n")

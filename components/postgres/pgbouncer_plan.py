@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from components.postgres.plan import PoolerSizing
+from components.postgres.plan import SERVER_SHARE_PERCENT, PoolerSizing
 
 
 class SslMode(StrEnum):
@@ -40,6 +40,17 @@ def ro_database(database: str) -> str:
     return f"{database}_ro"
 
 
+def remote_write_cap(pooler: PoolerSizing, max_connections: int, regions: int) -> int:
+    """Server connections to the primary per PgBouncer instance of each *other* region (RDS in several
+    regions: every region's poolers write to the one primary). The primary region keeps its full
+    ``pool + reserve`` per instance; the others share what is left of 80% of ``max_connections``
+    (the budget rule of components/postgres/plan.connection_budget). 0 or less: no room."""
+    budget = (SERVER_SHARE_PERCENT * max_connections - 1) // 100
+    local = pooler.instances * pooler.server_connections_per_instance
+    others = pooler.instances * max(1, regions - 1)
+    return (budget - local) // others
+
+
 def _db_line(name: str, hosts: Sequence[str], port: int, dbname: str, cap: int, extra: str = "") -> str:
     return f"{name} = host={','.join(hosts)} port={port} dbname={dbname} max_db_connections={cap}{extra}"
 
@@ -57,6 +68,7 @@ def pgbouncer_ini(
     server_tls_ca_file: str | None = None,
     admin_users: Sequence[str] = ("pgbouncer_admin",),
     stats_users: Sequence[str] = ("pgbouncer_stats",),
+    primary_cap: int | None = None,
     unix_socket_dir: str = "",
     logfile: str = "",
     pidfile: str = "",
@@ -66,13 +78,15 @@ def pgbouncer_ini(
 
     Replicas must share one port (PgBouncer takes one port per entry); managed clouds use 5432.
     ``server_tls_sslmode`` is ``require`` for the clouds; verify-ca/verify-full need the CA file.
+    ``primary_cap``: ``max_db_connections`` of the primary's entry when it is in another region
+    (:func:`remote_write_cap`); default ``pool + reserve``.
     """
     if len({r.port for r in replicas}) > 1:
         raise ValueError(f"replicas must share one port, got {sorted({r.port for r in replicas})}")
     if server_tls_sslmode in (SslMode.VERIFY_CA, SslMode.VERIFY_FULL) and not server_tls_ca_file:
         raise ValueError(f"server_tls_sslmode {server_tls_sslmode} needs server_tls_ca_file")
     cap = pooler.server_connections_per_instance
-    rw = _db_line(database, [primary.host], primary.port, database, cap)
+    rw = _db_line(database, [primary.host], primary.port, database, primary_cap or cap)
     if replicas:
         ro = _db_line(ro_database(database), [r.host for r in replicas], replicas[0].port, database, cap)
     else:

@@ -49,6 +49,8 @@ class ServicePlan:
     health_path: str = "/healthz"
     ready_path: str = "/ready"
     env: tuple[tuple[str, str], ...] = ()
+    secret_env: tuple[tuple[str, str, str], ...] = ()
+    """``(var, Secret, key)``: connection settings read with ``secretKeyRef`` (database, cache)."""
 
     @property
     def uses_keda(self) -> bool:
@@ -193,6 +195,16 @@ def scaled_object_spec(plan: ServicePlan, prometheus_url: str) -> dict[str, obje
     return spec
 
 
+def env_of(plan: ServicePlan) -> list[dict[str, object]]:
+    """Plain values first, then every connection setting from its Secret (never a plain value)."""
+    out: list[dict[str, object]] = [{"name": k, "value": v} for k, v in plan.env]
+    out += [
+        {"name": var, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for var, secret, key in plan.secret_env
+    ]
+    return out
+
+
 def deployment_spec(plan: ServicePlan, service_account: str) -> dict[str, object]:
     """Replicas are left to the autoscaler (no ``replicas`` field), so a deploy never resets them."""
     container = {
@@ -200,7 +212,7 @@ def deployment_spec(plan: ServicePlan, service_account: str) -> dict[str, object
         "image": plan.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}],
-        "env": [{"name": k, "value": v} for k, v in plan.env],
+        "env": env_of(plan),
         "resources": kube.resources(plan.cpu_m, plan.memory_mib, plan.cpu_limit_m, plan.memory_limit_mib),
         "securityContext": kube.container_security_context(),
         "startupProbe": {
@@ -222,7 +234,7 @@ def deployment_spec(plan: ServicePlan, service_account: str) -> dict[str, object
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
-    if not plan.env:
+    if not container["env"]:
         del container["env"]
     return {
         "selector": {"matchLabels": kube.selector(plan.name)},

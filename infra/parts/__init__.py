@@ -38,6 +38,11 @@ class RegionContext:
     """True for the first (primary) region: global resources (CDN, DNS) are built there only."""
     crd_dependencies: list[pulumi.Resource] = field(default_factory=list)
     """Resources (Helm releases) that must exist before custom resources of their CRDs."""
+    primary_region: RegionContext | None = None
+    """The primary region's context, in the other regions (set by the composition): parts that link a
+    region to the primary (RDS cross-region replica, VPC peering) read its cluster and ``built``."""
+    built: dict[str, pulumi.Resource] = field(default_factory=dict)
+    """The main component each part built in this region (``postgres``: the PostgresCluster)."""
 
     @property
     def key(self) -> str:

@@ -7,9 +7,15 @@ multi-region phase the first region holds the primary; every other region runs a
 cluster that restores from and follows the primary's archive, never a second primary.
 
 ``cloudsql`` (gke) and ``rds`` (eks) are managed: the primary and read replicas in the cluster's VPC
-with PgBouncer in the cluster in front. They are built in the primary region only: a cross-region
-replica needs a shared VPC (Cloud SQL private IP) or the primary's ARN and a KMS key in the replica
-region (RDS), which this part does not manage yet; other regions' services reach the primary region.
+with PgBouncer in the cluster in front. ``rds`` in a multi-region phase: every other region gets a
+cross-region read replica of the primary (its own KMS key, subnet, security and parameter groups),
+its VPC peered with the primary region's (routes both ways, the primary's security group admits its
+CIDR), and its own PgBouncer: reads to the local replica, writes to the primary through the peering.
+``cloudsql`` serves one region only (validate refuses it with several: each GKE cluster has its own
+VPC network, so the second region would have no path).
+
+Every region writes a connection Secret ``<region>-pg-connection`` that services with ``database``
+read (components/postgres/connection.py).
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from typing import Any
 import pulumi
 
 from components.cluster.eks import VpcPlacement
+from components.cluster.peering import PeeringSide, VpcPeering, VpcPeeringArgs
 from components.helm import release
 from components.postgres import cnpg_plan as cp
+from components.postgres import pgbouncer_plan as bouncer_plan
 from components.postgres import plan as pp
 from components.postgres.cluster import (
     Backup,
@@ -33,7 +41,7 @@ from components.postgres.cluster import (
     S3Backup,
     S3CompatibleBackup,
 )
-from components.postgres.managed import CloudSqlOptions
+from components.postgres.managed import CloudSqlOptions, RdsSource
 from components.postgres.pgbouncer import PgBouncerArgs
 from components.postgres.pgbouncer import deployment_spec as pgbouncer_spec
 from components.problems import Problem
@@ -43,7 +51,7 @@ from infra.config import PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
 from infra.services import replica_bounds
 from infra.settings import Settings
-from infra.targets import data_pool
+from infra.targets import RegionCluster, data_pool
 
 SIZES_PATH = "phasescale:overrides.postgres"
 CONFIG_PATH = "phasescale:postgres"
@@ -104,6 +112,7 @@ def validate(settings: Settings) -> list[Problem]:
             Problem(f"{CONFIG_PATH}.backupEndpointUrl", None,
                     "required with several regions: the other regions follow the primary's archive")
         )
+    problems += _region_problems(settings)
     problems += pp.connection_budget(db_services(settings), sizing(settings).pooler,
                                      settings.sizes.postgres.max_connections, SIZES_PATH)
     return problems
@@ -116,11 +125,10 @@ def _has_backups(settings: Settings) -> bool:
 
 def pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
     """The pods of region ``key``: CNPG instances (with the barman-cloud sidecar the plugin injects
-    when backups are on) and poolers; managed engines, PgBouncer in the primary region only."""
+    when backups are on) and poolers; managed engines, the region's PgBouncer."""
     s, ns, name = sizing(settings), settings.stack.namespace, f"{key}-pg"
     if settings.stack.postgres.engine is not PostgresEngine.CNPG:
-        if not primary:
-            return []
+        # PgBouncer in every region: a second region's reads its local RDS replica and writes the primary.
         args = PgBouncerArgs(namespace=ns, image=IMAGES["pgbouncer"].ref, ini="", userlist="", replicas=s.pooler.instances)
         spec: dict[str, Any] = pgbouncer_spec(f"{name}-pgbouncer", args, "", "")
         return [pod_group(f"{ns}/Deployment/{name}-pgbouncer", spec["template"]["spec"],
@@ -147,6 +155,47 @@ def pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
         n = pooler["instances"]
         out.append(pod_group(f"{ns}/Pooler/{cp.pooler_name(name, kind)}", pooler["template"]["spec"], n, n, SIZES_PATH))
     return out
+
+
+def write_cap(settings: Settings) -> int:
+    """RDS in several regions: each other region's PgBouncer instances share what the primary
+    region's poolers leave of the primary's connection budget."""
+    return bouncer_plan.remote_write_cap(
+        sizing(settings).pooler, settings.sizes.postgres.max_connections, len(settings.active_regions)
+    )
+
+
+def _region_problems(settings: Settings) -> list[Problem]:
+    """What a second region needs to reach the primary's data."""
+    cfg, regions = settings.stack.postgres, settings.active_regions
+    if len(regions) < 2:
+        return []
+    problems = []
+    if cfg.engine is PostgresEngine.CNPG and not settings.secrets.get(PASSWORD_KEY):
+        problems.append(Problem(
+            f"phasescale:{PASSWORD_KEY}", None,
+            "required with several regions on cnpg: a replica cluster gets no <cluster>-app Secret from "
+            f"the operator, so its services log in with this password: pulumi config set --secret phasescale:{PASSWORD_KEY}",
+        ))
+    if cfg.engine is PostgresEngine.CLOUDSQL:
+        problems.append(Problem(
+            f"{CONFIG_PATH}.engine", cfg.engine.value,
+            "cloudsql serves one region here: the second region's cluster has its own VPC network and no "
+            "replica; use cnpg (a replica cluster per region) or list one region (or set "
+            "phasescale:overrides.regions.multiRegion false)",
+        ))
+    if cfg.engine is PostgresEngine.RDS and write_cap(settings) < max(1, settings.sizes.postgres.min_pool_size):
+        pooler = sizing(settings).pooler
+        problems.append(Problem(
+            f"{SIZES_PATH}.maxConnections", settings.sizes.postgres.max_connections,
+            f"too small for {len(regions)} regions writing to one RDS primary: the primary region's "
+            f"{pooler.instances} poolers x {pooler.server_connections_per_instance} leave "
+            f"{write_cap(settings)} per pooler instance of the other regions (need at least minPoolSize "
+            f"{settings.sizes.postgres.min_pool_size}); raise maxConnections or lower defaultPoolSize",
+        ))
+    # Overlapping VPC ranges (which VPC peering refuses) are refused for every multi-region stack by
+    # infra/config_checks.py.
+    return problems
 
 
 def bucket_name(settings: Settings, stack: str, region: str) -> str:
@@ -187,14 +236,35 @@ def _operators(ctx: RegionContext, backups: bool) -> list[pulumi.Resource]:
     return [operator, plugin]
 
 
+def _peer_with_primary(ctx: RegionContext) -> RdsSource:
+    """RDS in a second region: peer its VPC with the primary region's (routes both ways; the primary's
+    security group admits this VPC's CIDR, see ``rds_peer_cidrs``) and follow the primary's instance."""
+    first = ctx.primary_region
+    assert first is not None and ctx.cluster.eks is not None and ctx.cluster.aws_provider is not None
+    source = first.built["postgres"]
+    assert isinstance(source, PostgresCluster) and source.rds_primary is not None
+    seoul, here = first.cluster, ctx.cluster
+    assert seoul.eks is not None and seoul.aws_provider is not None
+    regions = ctx.settings.stack.regions
+
+    def side(rc: RegionCluster) -> PeeringSide:
+        assert rc.eks is not None and rc.aws_provider is not None
+        return PeeringSide(key=rc.key, region=rc.location, vpc_id=rc.eks.vpc.id, cidr=regions[rc.key].vpc_cidr,
+                           route_table_ids=rc.eks.private_route_table_ids, provider=rc.aws_provider)
+
+    VpcPeering(f"{here.key}-peering-{seoul.key}", VpcPeeringArgs(requester=side(here), accepter=side(seoul)))
+    return RdsSource(arn=source.rds_primary.arn, address=source.rds_primary.address,
+                     write_cap=write_cap(ctx.settings), identifier=f"{seoul.cluster_name}-pg")
+
+
 def build(ctx: RegionContext) -> dict[str, Any]:
     settings = ctx.settings
     cfg = settings.stack.postgres
     size = settings.sizes.postgres
     engine = Engine(cfg.engine.value)
     primary_key = settings.active_regions[0]
-    if engine is not Engine.CNPG and not ctx.primary:
-        return {"engine": engine.value, "servedFrom": primary_key}
+    if engine is Engine.CLOUDSQL and not ctx.primary:
+        return {"engine": engine.value, "servedFrom": primary_key}  # refused by validate()
     stack = pulumi.get_stack()
     name = f"{ctx.key}-pg"
     password = settings.secrets.get(PASSWORD_KEY)
@@ -243,12 +313,18 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         args = dataclasses.replace(args, rds=VpcPlacement(
             vpc_id=eks.vpc.id, vpc_cidr=settings.stack.regions[ctx.key].vpc_cidr, subnet_ids=eks.private_subnet_ids,
         ))
+        if ctx.primary:
+            others = [settings.stack.regions[k].vpc_cidr for k in settings.active_regions[1:]]
+            args = dataclasses.replace(args, rds_peer_cidrs=tuple(others))
+        else:
+            args = dataclasses.replace(args, rds_replica_of=_peer_with_primary(ctx))
     opts = pulumi.ResourceOptions(providers=providers, depends_on=[ctx.namespace, *ctx.crd_dependencies, *deps])
     cluster = PostgresCluster(name, args, opts=opts)
+    ctx.built["postgres"] = cluster
     return {
         "engine": engine.value,
         "role": "primary" if ctx.primary else f"replica of {primary_key}",
-        "instances": 1 + size.read_replicas,
+        "instances": 1 if args.rds_replica_of is not None else 1 + size.read_replicas,
         "poolerInstances": size.pooler_instances,
         "rw": cluster.rw_host,
         "ro": cluster.ro_host,

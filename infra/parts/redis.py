@@ -11,14 +11,18 @@ the S3-compatible ``redis.backupEndpointUrl``), or as Memorystore backups or Ela
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import pulumi
+import pulumi_gcp as gcp
 
 from components.cluster.eks import VpcPlacement
+from components.cluster.gke import workload_identity_account
 from components.helm import release
 from components.problems import Problem
 from components.redis import backup_plan as bp
+from components.redis import connection as rconn
 from components.redis import operator as ro
 from components.redis import plan as rp
 from components.redis.backup import RedisBackup, RedisBackupArgs
@@ -136,6 +140,43 @@ def backup_plan(settings: Settings, redis: rp.RedisPlan, stack: str, region: str
     )
 
 
+def _managed_opts(ctx: RegionContext) -> pulumi.ResourceOptions:
+    """A managed Redis: its cloud resources with the region's cloud provider, its connection Secret
+    with the cluster's Kubernetes provider, after the app namespace."""
+    providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]
+    if ctx.cluster.aws_provider is not None:
+        providers.append(ctx.cluster.aws_provider)
+    return pulumi.ResourceOptions(providers=providers, depends_on=[ctx.namespace])
+
+
+def client_identity(ctx: RegionContext, service: str) -> pulumi.Output[dict[str, str]] | None:
+    """Memorystore cluster (IAM auth): the Google identity a service with ``cache`` acts as through
+    workload identity, allowed to connect (``roles/redis.dbConnectionUser`` on the project). The app
+    gets an OAuth access token for it from the GKE metadata server (Application Default Credentials,
+    scope cloud-platform) and sends it as the AUTH password, refreshing it before its hour runs out.
+    None for every other engine and mode (they use the password in ``redis-connection``)."""
+    p = plan(ctx.settings)
+    project = ctx.settings.stack.cluster.gcp_project
+    if not rconn.needs_identity(p) or project is None:
+        return None
+    name = f"{ctx.key}-{service}-redis"
+    account_id = f"{ctx.key}-{service}"  # 6-30 characters, unique in the project
+    if len(account_id) < 6:
+        account_id = f"{account_id}-redis"
+    if len(account_id) > 30:
+        account_id = f"{account_id[:21]}-{hashlib.sha256(account_id.encode()).hexdigest()[:8]}"
+    opts = pulumi.ResourceOptions(depends_on=[ctx.namespace])
+    account, _ = workload_identity_account(
+        name, project, account_id, f"{service} in {ctx.key}: Memorystore cluster client (IAM auth)",
+        ctx.app_namespace, service, opts,
+    )
+    gcp.projects.IAMMember(
+        f"{name}-connect", project=project, role=rconn.IAM_ROLE,
+        member=account.email.apply(lambda e: f"serviceAccount:{e}"), opts=opts,
+    )
+    return account.email.apply(lambda e: {"iam.gke.io/gcp-service-account": e})
+
+
 def build(ctx: RegionContext) -> dict[str, Any]:
     p = plan(ctx.settings)
     name = f"{ctx.key}-redis"
@@ -163,7 +204,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         args = dataclasses.replace(args, memorystore=MemorystoreOptions(
             project=project, region=ctx.cluster.location, network=gke.network.id, subnetwork=gke.subnet.id,
         ))
-        component = RedisCluster(name, args, opts=ctx.cluster.cloud_opts)
+        component = RedisCluster(name, args, opts=_managed_opts(ctx))
     else:
         eks = ctx.cluster.eks
         assert eks is not None  # validate: elasticache needs target eks
@@ -172,7 +213,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             vpc_cidr=ctx.settings.stack.regions[ctx.key].vpc_cidr,
             subnet_ids=eks.private_subnet_ids,
         ))
-        component = RedisCluster(name, args, opts=ctx.cluster.cloud_opts)
+        component = RedisCluster(name, args, opts=_managed_opts(ctx))
     backup = backup_plan(ctx.settings, p, pulumi.get_stack(), ctx.key, ctx.cluster.location, args.cloud_name)
     if backup.enabled:
         providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]

@@ -45,7 +45,7 @@ def test_other_targets_enable_no_gcp_api(stack: str) -> None:
 
 def test_cloud_sql_and_cloud_run_bring_their_apis(tmp_path: Path) -> None:
     write_stack(tmp_path, "gke", 1, "development", postgres={"engine": "cloudsql"},
-                services={"api": {"image": "r/api:1", "runtime": "cloudrun", "database": {}}})
+                services={"api": {"image": "r/api:1", "runtime": "cloudrun"}})
     plan = planner.run("t", root=tmp_path)
     assert {"sqladmin", "servicenetworking", "run"} <= _enabled(plan)
 

@@ -53,6 +53,7 @@ def test_cnpg_with_gcs_backups_has_exactly_these_children() -> None:
         ("gcp:storage/bucketIAMMember:BucketIAMMember", "seoul-pg-backup-admin"),
         ("kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "seoul-pg-backup"),
         ("kubernetes:core/v1:Secret", "seoul-pg-app-credentials"),
+        ("kubernetes:core/v1:Secret", "seoul-pg-connection"),
         ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "seoul-pg-monitor"),
         ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "seoul-pg-pooler-monitor"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "seoul-pg-netpol"),

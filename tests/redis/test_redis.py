@@ -41,6 +41,7 @@ def test_phase_1_is_a_standalone_512mb_redis_with_exactly_these_children() -> No
     assert sorted(got) == [
         ("kubernetes:core/v1:ConfigMap", "seoul-redis-config"),
         ("kubernetes:core/v1:Secret", "seoul-redis-auth"),
+        ("kubernetes:core/v1:Secret", "seoul-redis-connection"),
         ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "seoul-redis-monitor"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "seoul-redis-netpol"),
         (CR + "Redis", "seoul-redis"),
@@ -148,7 +149,11 @@ GCP = MemorystoreOptions(project="p", region="asia-northeast3", network="net-id"
 
 def test_memorystore_replication_is_standard_ha_with_read_replicas_tls_auth_and_hourly_rdb() -> None:
     got = build(phase_plan(2, engine=rp.Engine.MEMORYSTORE), memorystore=GCP, protect=True)
-    assert sorted(got) == [("gcp:redis/instance:Instance", "seoul-redis"), (COMPONENT, "seoul-redis")]
+    assert sorted(got) == [
+        ("gcp:redis/instance:Instance", "seoul-redis"),
+        ("kubernetes:core/v1:Secret", "seoul-redis-connection"),
+        (COMPONENT, "seoul-redis"),
+    ]
     rec = got[("gcp:redis/instance:Instance", "seoul-redis")]
     i = rec.inputs
     assert rec.protect is True
