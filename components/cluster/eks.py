@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from components.kube import exec_kubeconfig
+from components.sdk import aws
 
 TYPE = "phasescale:components:EksCluster"
 

@@ -13,9 +13,9 @@ import ipaddress
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
 from components.kube import exec_kubeconfig
+from components.sdk import gcp
 
 TYPE = "phasescale:components:GkeCluster"
 

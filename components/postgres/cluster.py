@@ -25,8 +25,6 @@ from enum import StrEnum
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import buckets
@@ -36,6 +34,7 @@ from components.postgres import cnpg_plan as cp
 from components.postgres import managed
 from components.postgres import plan as pp
 from components.postgres.managed import CloudSqlOptions
+from components.sdk import aws, gcp
 
 TYPE = "phasescale:components:PostgresCluster"
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.cluster.eks import VpcPlacement, vpc_only_security_group
 from components.redis import managed as rm
 from components.redis import operator as ro
 from components.redis import plan as rp
+from components.sdk import aws, gcp
 
 TYPE = "phasescale:components:RedisCluster"
 
