@@ -37,8 +37,9 @@ typecheck: $(VENV)/.installed
 test: setup lint typecheck
 	$(PY) -m pytest -n 2 tests
 
+# BENCH_ARGS: e.g. --repeat 5, --sizes 10x2,200x4, --skip-suite (see scripts/bench.py).
 bench: $(VENV)/.installed
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 # Checks against the operators' CRDs and the charts' default values kept in the steering repo's
 # shared/ folder (not shipped with the project): run where that folder exists, e.g. in CI.

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
+
+from components.sdk import aws, gcp
 
 
 def gcs_bucket(

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pulumi
-import pulumi_gcp as gcp
+
+from components.sdk import gcp
 
 SERVICE_TYPE = "gcp:projects/service:Service"
 

@@ -1,9 +1,10 @@
 """The offline plan: run the real program under Pulumi's mocks and record what the engine would get.
 
 No Pulumi CLI, no credentials, no network. Every resource registration is recorded with its type,
-name, parent, provider, protect flag and inputs; the writers turn the records into Kubernetes
-manifests, Helm release files and ``resources.json``. Secrets never reach the output: any value
-that was marked secret is written as ``[secret]``.
+name, parent, provider, protect flag and inputs (``infra/recording.py``); the writers turn the
+records into Kubernetes manifests, Helm release files and ``resources.json``, byte-identical from
+run to run. Secrets never reach the output: any value that was marked secret is written as
+``[secret]``.
 """
 
 from __future__ import annotations
@@ -17,50 +18,19 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks, rpc
-from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from infra import stackfile
 from infra.config import SECRET_KEYS
+from infra.recording import PROJECT, REDACTED, Record, _RecordingMonitor, record
 from infra.settings import NAMESPACE, Settings
 
-PROJECT = "phasescale"
-REDACTED = "[secret]"
+# Re-exported: callers (and tests spying on _RecordingMonitor) use them as ``infra.plan.<name>``.
+__all__ = ["PROJECT", "REDACTED", "Plan", "Record", "_RecordingMonitor", "record", "run", "summary", "write"]
+
 OFFLINE_SECRETS = {"slackWebhookUrl": "https://hooks.slack.com/services/OFFLINE/PLACEHOLDER/0000"}
 """Offline stand-ins for secret config (the real values are encrypted); well-formed so validation
 of their shape still runs. They never reach the output: secret values are written as REDACTED."""
-SECRET_SIG = rpc._special_sig_key
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Record:
-    """One registered resource, as the engine would receive it."""
-
-    type: str
-    name: str
-    parent: str
-    provider: str
-    protect: bool
-    custom: bool
-    inputs: dict[str, Any]
-
-    @property
-    def key(self) -> str:
-        """Stable identity across runs: parent chain plus type and name (the URN's content)."""
-        return f"{self.parent}::{self.type}::{self.name}"
-
-    @property
-    def is_kubernetes_object(self) -> bool:
-        return (
-            self.custom
-            and self.type.startswith("kubernetes:")
-            and not self.type.startswith("kubernetes:helm.sh/")
-            and "apiVersion" in self.inputs
-        )
 
 
 @dataclass
@@ -86,88 +56,6 @@ class Plan:
         return [
             (r.provider, r.inputs) for r in self.records if r.type == "kubernetes:helm.sh/v3:Release"
         ]
-
-
-def _clean(value: Any) -> Any:
-    """Wire values to plain data: integral floats back to ints, secrets redacted."""
-    if isinstance(value, dict):
-        if value.get(SECRET_SIG) == rpc._special_secret_sig:
-            inner = value.get("value")
-            # A secret map (a Secret's stringData) keeps its keys, so the object stays valid.
-            return {k: REDACTED for k in inner} if isinstance(inner, dict) else REDACTED
-        return {k: _clean(v) for k, v in value.items() if not k.startswith("__")}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _name_of(urn: str) -> str:
-    return urn.split("::")[-1] if urn else ""
-
-
-class _RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, mock: mocks.Mocks) -> None:
-        super().__init__(mock)
-        self.records: list[Record] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
-            inputs = rpc.deserialize_properties(request.object)
-            provider = request.provider.split("::")[3] if request.provider else ""
-            self.records.append(
-                Record(
-                    type=request.type,
-                    name=request.name,
-                    parent=_parent_key(request.parent),
-                    provider=provider,
-                    protect=bool(request.protect),
-                    custom=bool(request.custom),
-                    inputs=_clean(inputs),
-                )
-            )
-        return response
-
-
-def _parent_key(urn: str) -> str:
-    if not urn:
-        return ""
-    qualified = urn.split("::")[2]
-    type_ = qualified.split("$")[-1]
-    if type_ == "pulumi:pulumi:Stack":
-        return ""
-    return f"{type_}::{_name_of(urn)}"
-
-
-class _Mocks(mocks.Mocks):
-    """Plausible outputs for the few resources whose outputs feed other inputs."""
-
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        out = dict(args.inputs)
-        name = out.get("name") or args.name
-        out.setdefault("name", name)
-        out["arn"] = f"arn:aws:mock:::{args.name}"
-        out["email"] = f"{str(name)[:30]}@mock.iam.gserviceaccount.com"
-        out["uri"] = f"https://{args.name}.example.invalid"
-        if args.typ == "gcp:container/cluster:Cluster":
-            out["endpoint"] = "203.0.113.10"
-            out["masterAuth"] = {"clusterCaCertificate": "TU9DSy1DQQ=="}
-        if args.typ == "aws:eks/cluster:Cluster":
-            out["endpoint"] = f"https://{args.name}.eks.example.invalid"
-            out["certificateAuthority"] = {"data": "TU9DSy1DQQ=="}
-            out["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.example.invalid/id/{args.name}"}]}]
-        if args.typ == "gcp:redis/instance:Instance":
-            out["persistenceIamIdentity"] = "serviceAccount:service-000000000000@cloud-redis.iam.gserviceaccount.com"
-        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            out["url"] = args.inputs.get("url", "")
-        return f"{args.name}-id", out
-
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        """Data sources read nothing offline (an EKS node group's live scaling: none, as on a first deploy;
-        ``None`` here would make the mock monitor crash)."""
-        return {}, []
 
 
 def stack_file(stack: str, root: Path = ROOT) -> Path:
@@ -222,29 +110,19 @@ def run(
     return Plan(stack=stack, settings=settings, records=records)
 
 
-def record(
-    program: Callable[[], object],
-    stack: str = "test",
-    config: Mapping[str, str] | None = None,
-    secret_keys: frozenset[str] = frozenset(),
-) -> list[Record]:
-    """Run ``program`` under fresh mocks and return every registration it made, in order."""
-    mock = _Mocks()
-    monitor = _RecordingMonitor(mock)
-    # A fresh root stack per run, as under the engine (one program per process): otherwise stack
-    # transformations of an earlier run (infra/apis.py) would apply to this one.
-    runtime_settings.ROOT.set(None)
-    mocks.set_mocks(mock, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    set_all_config(dict(config or {}), sorted(secret_keys))
-    def body() -> None:
-        program()
-
-    _sync_await(run_pulumi_func(body))
-    return monitor.records
-
-
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's emitter when PyYAML was built with it (the pinned wheels are): same YAML, ten times faster."""
+
+
+def _dump(value: Any, width: int = 80) -> str:
+    """YAML with every mapping's keys sorted. The inputs come back from the wire as protobuf maps,
+    whose order is not the program's and changes between processes; sorted keys make two plans of
+    the same stack byte-identical (and a Kubernetes object reads apiVersion, kind, metadata, spec)."""
+    return yaml.dump(value, Dumper=_DUMPER, sort_keys=True, width=width, allow_unicode=False)
 
 
 def _redact_urls(value: Any) -> Any:
@@ -265,16 +143,18 @@ def write_monitoring(plan: Plan, out: Path) -> None:
             region = cluster.removesuffix("-k8s")
             path = out / "rules" / f"{region}-{_slug(obj['metadata']['name'])}.yaml"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(yaml.safe_dump({"groups": obj["spec"]["groups"]}, sort_keys=False, width=10_000))
+            path.write_text(_dump({"groups": obj["spec"]["groups"]}, width=10_000))
+    primary = f"{plan.settings.active_regions[0]}-k8s"
     configs = [
         rel["values"]["alertmanager"]["config"]
-        for _, rel in plan.helm_releases()
+        for cluster, rel in plan.helm_releases()
         if rel.get("chart") == "kube-prometheus-stack" and "config" in rel.get("values", {}).get("alertmanager", {})
+        and cluster == primary
     ]
     target = out / "alertmanager.yaml"
     if configs:
         out.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump(_redact_urls(configs[0]), sort_keys=False, width=10_000))
+        target.write_text(_dump(_redact_urls(configs[0]), width=10_000))
     elif target.exists():
         target.unlink()
 
@@ -293,19 +173,19 @@ def write(plan: Plan, out: Path) -> None:
             f"{obj['kind']}-{_slug(meta.get('name', 'unnamed'))}.yaml"
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(obj, sort_keys=False))
+        path.write_text(_dump(obj))
     for cluster, rel in plan.helm_releases():
-        doc = {
+        head = {
             "release": rel.get("name"),
             "chart": rel.get("chart"),
             "repository": (rel.get("repositoryOpts") or {}).get("repo"),
             "version": rel.get("version"),
             "namespace": rel.get("namespace"),
-            "values": rel.get("values", {}),
         }
-        path = out / "helm" / cluster / f"{_slug(str(doc['release']))}.yaml"
+        path = out / "helm" / cluster / f"{_slug(str(head['release']))}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        # The release's own fields in this fixed order, then its values with sorted keys.
+        path.write_text(yaml.dump(head, Dumper=_DUMPER, sort_keys=False) + _dump({"values": rel.get("values", {})}))
     write_monitoring(plan, out)
     resources = [
         {

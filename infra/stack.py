@@ -11,13 +11,13 @@ import importlib
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import tls_plan
 from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
 from components.cluster.eks import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
+from components.sdk import aws
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster.eks import EksCluster, EksClusterArgs
 from components.cluster.gke import GkeCluster, GkeClusterArgs
 from components.cluster.storage import gp3_storage_class
 from components.scheduling import DataPool
+from components.sdk import aws
 from infra.charts import webhook_ports
 from infra.config import PostgresEngine, RedisEngine, Target
 from infra.settings import Settings

@@ -4,10 +4,10 @@ Control), and its replica bucket with S3 replication (see ``components.cdn.bucke
 from __future__ import annotations
 
 import pulumi
-import pulumi_aws as aws
 
 from components.cdn import plan as cp
 from components.cdn.args import CdnBucketArgs, CdnOutputs
+from components.sdk import aws
 
 
 def _s3_bucket(

@@ -4,10 +4,10 @@ Storage Transfer replica (see ``components.cdn.bucket``)."""
 from __future__ import annotations
 
 import pulumi
-import pulumi_gcp as gcp
 
 from components.cdn import plan as cp
 from components.cdn.args import CdnBucketArgs, CdnOutputs
+from components.sdk import gcp
 
 
 def _gcs_bucket(

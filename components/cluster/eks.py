@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from components.cluster.scaling import LiveScaling, ScalingDecision, scaling_decision
 from components.kube import exec_kubeconfig
 from components.scheduling import DATA_LABELS, DATA_TAINT, DataPool
+from components.sdk import aws
 
 TYPE = "phasescale:components:EksCluster"
 

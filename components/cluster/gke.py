@@ -13,10 +13,10 @@ import ipaddress
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
 from components.kube import exec_kubeconfig
 from components.scheduling import DATA_LABELS, DATA_TAINT, DataPool
+from components.sdk import gcp
 
 TYPE = "phasescale:components:GkeCluster"
 

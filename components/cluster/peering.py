@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
+
+from components.sdk import aws
 
 TYPE = "phasescale:components:VpcPeering"
 

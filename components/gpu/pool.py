@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import kube
@@ -58,6 +56,7 @@ from components.gpu.workload import (
     node_labels,
 )
 from components.helm import release
+from components.sdk import aws, gcp
 from components.versions import IMAGES
 
 TYPE = "phasescale:components:VllmGpuPool"

@@ -25,8 +25,6 @@ from enum import StrEnum
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import buckets
@@ -37,6 +35,7 @@ from components.postgres import connection as pc
 from components.postgres import managed, pgbouncer_plan
 from components.postgres import plan as pp
 from components.postgres.managed import CloudSqlOptions, RdsSource
+from components.sdk import aws, gcp
 
 TYPE = "phasescale:components:PostgresCluster"
 
@@ -131,11 +130,12 @@ class PostgresClusterArgs:
 class PostgresCluster(pulumi.ComponentResource):
     rw_host: pulumi.Output[str]
     ro_host: pulumi.Output[str]
-    rds_primary: aws.rds.Instance | None = None
-    """RDS in the primary region: the primary instance (a second region's replica follows it)."""
-
     def __init__(self, name: str, args: PostgresClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
+        # Set here, not annotated on the class: Pulumi evaluates a component's class annotations,
+        # which would import the AWS SDK on every target.
+        self.rds_primary: aws.rds.Instance | None = None
+        """RDS in the primary region: the primary instance (a second region's replica follows it)."""
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
         self._data = pulumi.ResourceOptions(parent=self, protect=args.protect)

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 
 from components.cluster.eks import VpcPlacement, vpc_only_security_group
 from components.postgres import pgbouncer_plan as bp
 from components.postgres import plan as pp
 from components.postgres.pgbouncer import PgBouncer, PgBouncerArgs
+from components.sdk import aws, gcp
 
 CLOUDSQL_VERSION = "POSTGRES_17"
 RDS_FAMILY = "postgres17"

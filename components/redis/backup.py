@@ -18,14 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components import buckets, kube
 from components.cluster.eks import EksCluster
 from components.cluster.gke import workload_identity_account
 from components.redis import backup_plan as bp
+from components.sdk import aws, gcp
 
 TYPE = "phasescale:components:RedisBackup"
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.cluster.eks import VpcPlacement, vpc_only_security_group
@@ -24,6 +22,7 @@ from components.redis import connection as rc
 from components.redis import managed as rm
 from components.redis import operator as ro
 from components.redis import plan as rp
+from components.sdk import aws, gcp
 
 TYPE = "phasescale:components:RedisCluster"
 

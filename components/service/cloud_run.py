@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
+
+from components.sdk import gcp
 
 TYPE = "phasescale:components:CloudRunService"
 

@@ -13,14 +13,13 @@ import json
 from typing import Any, cast
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
 
 from components.helm import release
 from components.milvus import plan as mp
 from components.milvus.cluster import MilvusCluster, MilvusClusterArgs
 from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
+from components.sdk import aws, gcp
 from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, RegionContext

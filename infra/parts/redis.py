@@ -15,7 +15,6 @@ import hashlib
 from typing import Any
 
 import pulumi
-import pulumi_gcp as gcp
 
 from components.cluster.eks import VpcPlacement
 from components.cluster.gke import workload_identity_account
@@ -28,6 +27,7 @@ from components.redis import plan as rp
 from components.redis.backup import RedisBackup, RedisBackupArgs
 from components.redis.cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
 from components.scheduling import PodGroup, pod_group
+from components.sdk import gcp
 from components.versions import IMAGES
 from infra.config import Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems

@@ -13,6 +13,7 @@ from components.gpu import catalog as gc
 from components.gpu import vllm_plan as vp
 from components.gpu import zones as gz
 from infra import plan as planner
+from infra import recording
 from tests.gpu.test_vllm_gpu_pool import refused
 from tests.planning import plan_of
 
@@ -110,7 +111,7 @@ def test_eks_gpu_groups_take_the_subnets_of_the_azs_that_sell_the_instance(monke
         names, ids = answers[region]
         return {"names": names, "zoneIds": ids}, []
 
-    monkeypatch.setattr(planner._Mocks, "call", call)
+    monkeypatch.setattr(recording._Mocks, "call", call)
     plan = planner.run("prod-aws", 4)
     groups = {r.name: r.inputs["subnetIds"] for r in plan.of_type(NODE_GROUP) if "vllm" in r.name}
     seoul = ["prod-aws-seoul-private-ap-northeast-2b-id", "prod-aws-seoul-private-ap-northeast-2c-id"]
