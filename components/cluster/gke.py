@@ -187,18 +187,7 @@ class GkeCluster(pulumi.ComponentResource):
             },
             management={"auto_repair": True, "auto_upgrade": True},
             upgrade_settings={"max_surge": 1, "max_unavailable": 0},
-            node_config={
-                "machine_type": args.machine_type,
-                "disk_size_gb": args.disk_gib,
-                "disk_type": "pd-balanced",
-                "image_type": "COS_CONTAINERD",
-                "service_account": self.node_account.email,
-                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
-                "workload_metadata_config": {"mode": "GKE_METADATA"},
-                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
-                "metadata": {"disable-legacy-endpoints": "true"},
-                "labels": {"phasescale/pool": "system"},
-            },
+            node_config=self._node_config(args.machine_type, args.disk_gib, {"phasescale/pool": "system"}),
             opts=child,
         )
         self.data_pool = self._data_pool(name, args) if args.data_pool is not None else None
@@ -208,6 +197,27 @@ class GkeCluster(pulumi.ComponentResource):
             )
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
+
+    def _node_config(
+        self, machine_type: str, disk_gib: int, labels: dict[str, str], taints: list[dict[str, str]] | None = None
+    ) -> dict[str, object]:
+        """The hardened node config every pool of ours shares: COS, shielded boot, the least-privilege
+        node account, workload identity metadata, no legacy metadata endpoints."""
+        config: dict[str, object] = {
+            "machine_type": machine_type,
+            "disk_size_gb": disk_gib,
+            "disk_type": "pd-balanced",
+            "image_type": "COS_CONTAINERD",
+            "service_account": self.node_account.email,
+            "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+            "workload_metadata_config": {"mode": "GKE_METADATA"},
+            "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+            "metadata": {"disable-legacy-endpoints": "true"},
+            "labels": labels,
+        }
+        if taints:
+            config["taints"] = taints
+        return config
 
     def _data_pool(self, name: str, args: GkeClusterArgs) -> gcp.container.NodePool:
         """The data pool: autoscaled on total counts (GKE spreads them over the zones, BALANCED),
@@ -227,19 +237,10 @@ class GkeCluster(pulumi.ComponentResource):
             },
             management={"auto_repair": True, "auto_upgrade": True},
             upgrade_settings={"max_surge": 1, "max_unavailable": 0},
-            node_config={
-                "machine_type": pool.machine_type,
-                "disk_size_gb": pool.disk_gib,
-                "disk_type": "pd-balanced",
-                "image_type": "COS_CONTAINERD",
-                "service_account": self.node_account.email,
-                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
-                "workload_metadata_config": {"mode": "GKE_METADATA"},
-                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
-                "metadata": {"disable-legacy-endpoints": "true"},
-                "labels": dict(DATA_LABELS),
-                "taints": [{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
-            },
+            node_config=self._node_config(
+                pool.machine_type, pool.disk_gib, dict(DATA_LABELS),
+                taints=[{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
