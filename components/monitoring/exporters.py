@@ -25,8 +25,8 @@ TYPE = "phasescale:components:ManagedExporter"
 class ManagedExporterArgs:
     plan: xp.ExporterPlan
     secret: dict[str, pulumi.Input[str]]
-    """The Secret's data, keys ``exporters_plan.SECRET_KEYS[plan.kind]`` (``postgres_uri`` and
-    ``redis_password_file`` build them); every value is stored as a secret."""
+    """The Secret's data, keys ``exporters_plan.secret_keys(plan)`` (``postgres_uri`` and
+    ``redis_password_file`` build them; ``CA_KEY`` with ``plan.ca``); every value is stored as a secret."""
     redis_addr: pulumi.Input[str] | None = None
     """Redis only: ``REDIS_ADDR`` (``exporters_plan.redis_address``)."""
 
@@ -35,7 +35,7 @@ class ManagedExporter(pulumi.ComponentResource):
     def __init__(self, name: str, args: ManagedExporterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         plan = args.plan
-        wanted = set(xp.SECRET_KEYS[plan.kind].values())
+        wanted = set(xp.secret_keys(plan).values())
         if set(args.secret) != wanted:
             raise ValueError(f"{plan.kind.value} secret needs exactly the keys {sorted(wanted)}")
         child = pulumi.ResourceOptions(parent=self)

@@ -6,7 +6,10 @@ The exporter reads its credentials as files from a Secret mounted read-only (``S
 ``SECRET_KEYS``), never from environment values. Variables are the exporters' own:
 prometheus-community/postgres_exporter README (``DATA_SOURCE_URI_FILE``, ``DATA_SOURCE_USER_FILE``,
 ``DATA_SOURCE_PASS_FILE``), oliver006/redis_exporter README (``REDIS_ADDR``, a ``rediss://`` address
-for TLS, and ``REDIS_PASSWORD_FILE``, a JSON map of address to password). Ports: 9187
+for TLS, ``REDIS_PASSWORD_FILE``, a JSON map of address to password, and
+``REDIS_EXPORTER_TLS_CA_CERT_FILE``, the CA that signs a private server certificate such as
+Memorystore's; without it the image's own system roots verify the server, ``docker/Dockerfile``
+copies ``/etc/ssl/certs`` into it, which covers ElastiCache's Amazon-issued certificate). Ports: 9187
 (postgres_exporter) and 9121 (redis_exporter), their defaults.
 """
 
@@ -37,6 +40,8 @@ SECRET_KEYS: Mapping[ExporterKind, Mapping[str, str]] = {
                             "DATA_SOURCE_PASS_FILE": "password"},
     ExporterKind.REDIS: {"REDIS_PASSWORD_FILE": "password-file"},
 }  # fmt: skip
+CA_ENV, CA_KEY = "REDIS_EXPORTER_TLS_CA_CERT_FILE", "ca.crt"
+"""Redis with ``ExporterPlan.ca``: the private CA the server certificate is verified against."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class ExporterPlan:
     image: str
     monitor_labels: Mapping[str, str] = field(default_factory=lambda: {"release": "monitoring"})
     prometheus_namespace: str = "monitoring"
+    ca: bool = False
+    """Redis only: the Secret holds ``CA_KEY``, the server's private CA (Memorystore)."""
 
     @property
     def port(self) -> int:
@@ -60,6 +67,16 @@ class ExporterPlan:
     @property
     def selector(self) -> dict[str, str]:
         return {**kube.selector(self.name), "app.kubernetes.io/component": self.kind.value}
+
+
+def secret_keys(plan: ExporterPlan) -> dict[str, str]:
+    """Env var -> key of the exporter's Secret: ``SECRET_KEYS`` and, with ``plan.ca``, the CA."""
+    keys = dict(SECRET_KEYS[plan.kind])
+    if plan.ca:
+        if plan.kind is not ExporterKind.REDIS:
+            raise ValueError("only redis_exporter reads a CA file")
+        keys[CA_ENV] = CA_KEY
+    return keys
 
 
 def postgres_uri(host: str, port: int, database: str) -> str:
@@ -80,7 +97,7 @@ def redis_password_file(address: str, password: str) -> str:
 def deployment_spec(plan: ExporterPlan, redis_addr: object = None) -> dict[str, object]:
     """``redis_addr`` (redis only): the ``REDIS_ADDR`` value (an address is not a secret)."""
     env: list[dict[str, object]] = [
-        {"name": var, "value": f"{SECRET_DIR}/{key}"} for var, key in SECRET_KEYS[plan.kind].items()
+        {"name": var, "value": f"{SECRET_DIR}/{key}"} for var, key in secret_keys(plan).items()
     ]
     if plan.kind is ExporterKind.REDIS:
         env.insert(0, {"name": "REDIS_ADDR", "value": redis_addr})

@@ -30,6 +30,8 @@ import pulumi_kubernetes as k8s
 from components import buckets
 from components.cluster.eks import EksCluster, VpcPlacement
 from components.cluster.gke import workload_identity_account
+from components.monitoring import exporters_plan as xp
+from components.monitoring.exporters import ManagedExporter, ManagedExporterArgs
 from components.postgres import cnpg_plan as cp
 from components.postgres import connection as pc
 from components.postgres import managed, pgbouncer_plan
@@ -122,6 +124,9 @@ class PostgresClusterArgs:
     rds_replica_of: RdsSource | None = None
     """RDS in a second region: no primary here, a cross-region read replica of this source; writes
     go to the source through the VPC peering."""
+    exporter_image: str | None = None
+    """Managed, with ``monitor_labels``: a postgres_exporter per local instance (primary, replicas),
+    scraped by the MonitoringStack (``pp.exporter_roles``); cnpg has the instance manager's own."""
 
 
 # --- The component -----------------------------------------------------------------------------
@@ -341,6 +346,7 @@ class PostgresCluster(pulumi.ComponentResource):
                 child=self._child, data=self._data, peer_cidrs=a.rds_peer_cidrs,
             )
             primary = self.rds_primary.address
+        self._exporters(primary if a.rds_replica_of is None else None, replicas)
         self.rw_host, self.ro_host = managed.pgbouncer_in_front(
             name, primary, replicas, a.sizing.pooler, namespace=a.namespace, image=a.pgbouncer_image,
             database=a.database, owner=a.owner, password=a.password, cloud_name=a.cloud_name,
@@ -349,3 +355,26 @@ class PostgresCluster(pulumi.ComponentResource):
             primary_name=a.rds_replica_of.identifier if a.rds_replica_of is not None else None,
         )
         self._connection_secret(self.rw_host, self.rw_host, pgbouncer_plan.ro_database(a.database))
+
+    def _exporters(self, primary: pulumi.Input[str] | None, replicas: Sequence[pulumi.Input[str]]) -> None:
+        """A postgres_exporter per managed instance of this region, as the database owner: a
+        least-privilege monitoring role (``pg_monitor``) needs a GRANT, which neither the Cloud SQL
+        nor the RDS API can make (users made through the Cloud SQL API join ``cloudsqlsuperuser``;
+        RDS has only its master user), and the program runs no SQL. The owner reads what the rules
+        use: pg_stat_activity rows, pg_stat_database, pg_settings and ``pg_last_xact_replay_timestamp()``."""
+        a = self._args
+        if a.monitor_labels is None or a.exporter_image is None or a.password is None:
+            return
+        roles = pp.exporter_roles(len(replicas), local_primary=primary is not None)
+        hosts = [*([primary] if primary is not None else []), *replicas]
+        for role, host in zip(roles, hosts, strict=True):
+            plan = xp.ExporterPlan(
+                pp.exporter_name(self._name, role), xp.ExporterKind.POSTGRES, a.namespace, a.exporter_image,
+                monitor_labels=a.monitor_labels, prometheus_namespace=a.monitoring_namespace or "monitoring",
+            )
+            # Offline plans (mocks) know no addresses: an empty host there, the instance's in a deploy.
+            uri = pulumi.Output.from_input(host).apply(lambda h: xp.postgres_uri(h or "", pp.PORT, a.database))
+            ManagedExporter(
+                plan.name, ManagedExporterArgs(plan, {"uri": uri, "user": a.owner, "password": a.password}),
+                opts=self._child,
+            )

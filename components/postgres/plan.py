@@ -248,3 +248,18 @@ def connection_budget(
             )
         )
     return problems
+
+
+def exporter_roles(read_replicas: int, local_primary: bool = True) -> list[str]:
+    """Managed engines: the instances of one region, each scraped by its own postgres_exporter
+    (``<cluster>-<role>-exporter``). One per instance, not one per cluster, because the database
+    rules are per server (``alert_rules._postgres``: connections and max_connections by ``pod``, and
+    ``pg_replication_lag_seconds``, which postgres_exporter reports on a standby only). A second
+    region's RDS has no local primary, only its cross-region replica ``replica-1``."""
+    if not local_primary:
+        return ["replica-1"]
+    return ["primary", *(f"replica-{i}" for i in range(1, read_replicas + 1))]
+
+
+def exporter_name(cluster: str, role: str) -> str:
+    return f"{cluster}-{role}-exporter"

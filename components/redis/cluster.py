@@ -6,6 +6,11 @@
 - engine ``memorystore``: gcp.redis.Instance (standalone, replication) or gcp.redis.Cluster.
 - engine ``elasticache``: aws.elasticache.ReplicationGroup with its subnet, security and parameter groups.
 
+With ``monitor_labels`` and ``exporter_image`` a managed cache gets a redis_exporter
+(:class:`~components.monitoring.exporters.ManagedExporter`, ``<name>-exporter``) against its
+endpoint, over TLS, with the credentials of its connection Secret; except Memorystore cluster mode,
+whose IAM auth redis_exporter cannot do (it sends a static password, no refreshed access token).
+
 The data resource is named after the component (``{region}-redis``) in every mode; the mode shows in
 its kind (or tier), so a mode change is a replacement the diff names, and ``protect`` refuses it.
 """
@@ -18,6 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster.eks import VpcPlacement, vpc_only_security_group
+from components.monitoring import exporters_plan as xp
+from components.monitoring.exporters import ManagedExporter, ManagedExporterArgs
 from components.redis import connection as rc
 from components.redis import managed as rm
 from components.redis import operator as ro
@@ -45,11 +52,14 @@ class RedisClusterArgs:
     password: pulumi.Input[str] | None = None
     """AUTH password (operator, elasticache); Memorystore generates its own."""
     monitor_labels: dict[str, str] | None = None
-    """Labels Prometheus selects PodMonitors by; ``None`` creates no PodMonitor (operator only)."""
+    """Labels Prometheus selects monitors by; ``None`` creates no PodMonitor (operator) and no
+    exporter (managed engines)."""
     memorystore: MemorystoreOptions | None = None
     elasticache: VpcPlacement | None = None
     protect: bool = False
     """Protect the data resource from deletion and replacement (production)."""
+    exporter_image: str | None = None
+    """Managed engines, with ``monitor_labels``: the redis_exporter image (see the module doc)."""
 
 
 class RedisCluster(pulumi.ComponentResource):
@@ -201,6 +211,8 @@ class RedisCluster(pulumi.ComponentResource):
             name, plan, instance.host, instance.port, instance.auth_string,
             instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert for c in certs or [] if c.cert)),
         )
+        self._exporter(name, args, instance.host, instance.port, instance.auth_string,
+                       instance.server_ca_certs.apply(lambda certs: "\n".join(c.cert for c in certs or [] if c.cert)))
 
     def _elasticache(self, name: str, args: RedisClusterArgs, aws_opts: VpcPlacement) -> None:
         plan = args.plan
@@ -239,3 +251,30 @@ class RedisCluster(pulumi.ComponentResource):
         )
         self.endpoint = address.apply(lambda a: f"{a}:{rp.REDIS_PORT}")
         self._connection_secret(name, plan, address, rp.REDIS_PORT, args.password or "")
+        self._exporter(name, args, address, rp.REDIS_PORT, args.password or "", None)
+
+    def _exporter(
+        self, name: str, args: RedisClusterArgs, host: pulumi.Input[str], port: pulumi.Input[int],
+        password: pulumi.Input[str], ca: pulumi.Input[str] | None,
+    ) -> None:
+        """redis_exporter against the endpoint clients use, ``rediss://`` (both clouds require TLS
+        here), the AUTH password (Memorystore's ``auth_string``, ElastiCache's token) and, for
+        Memorystore, its private CA. ElastiCache cluster mode: the configuration endpoint, so each
+        scrape reads the node it resolves to, not every shard (README "Monitoring")."""
+        plan = args.plan
+        if args.monitor_labels is None or args.exporter_image is None:
+            return
+        exporter = xp.ExporterPlan(
+            f"{plan.name}-exporter", xp.ExporterKind.REDIS, plan.namespace, args.exporter_image,
+            monitor_labels=args.monitor_labels, prometheus_namespace=plan.monitoring_namespace or "monitoring",
+            ca=ca is not None,
+        )
+        address = pulumi.Output.all(host, port).apply(
+            lambda hp: xp.redis_address(f"{hp[0] or ''}:{hp[1] or rp.REDIS_PORT}", tls=True)
+        )
+        secret: dict[str, pulumi.Input[str]] = {
+            "password-file": pulumi.Output.all(address, password).apply(lambda ap: xp.redis_password_file(ap[0], ap[1] or "")),
+        }
+        if ca is not None:
+            secret[xp.CA_KEY] = ca
+        ManagedExporter(f"{name}-exporter", ManagedExporterArgs(exporter, secret, redis_addr=address), opts=self._child)

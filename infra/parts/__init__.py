@@ -12,11 +12,15 @@ A part is switched on by ``phasescale:parts.<name>``; its sizes come from the ph
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.monitoring import exporters_plan as xp
 from components.problems import Problem
+from components.scheduling import PodGroup, pod_group
+from components.versions import IMAGES
 from infra.config import Environment, Target
 from infra.settings import Settings
 from infra.targets import RegionCluster
@@ -73,3 +77,13 @@ def backup_endpoint_problems(settings: Settings, path: str, endpoint: str | None
     if target is Target.EXISTING and not endpoint and environment is not Environment.DEVELOPMENT:
         return [Problem(path, None, f"required on target existing in {environment.value}: {purpose}")]
     return []
+
+
+def exporter_pods(namespace: str, names: list[str], kind: xp.ExporterKind, path: str) -> list[PodGroup]:
+    """The ManagedExporter Deployments (one replica each) beside managed databases and caches, for
+    the scheduling check."""
+    out = []
+    for name in names:
+        spec: dict[str, Any] = xp.deployment_spec(xp.ExporterPlan(name, kind, namespace, IMAGES[kind.value].ref))
+        out.append(pod_group(f"{namespace}/Deployment/{name}", spec["template"]["spec"], 1, 1, path))
+    return out

@@ -15,7 +15,8 @@ CIDR), and its own PgBouncer: reads to the local replica, writes to the primary 
 VPC network, so the second region would have no path).
 
 Every region writes a connection Secret ``<region>-pg-connection`` that services with ``database``
-read (components/postgres/connection.py).
+read (components/postgres/connection.py). With monitoring on, each managed instance of a region gets
+a postgres_exporter (``pp.exporter_roles``); CNPG's instances export their own metrics.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pulumi
 from components.cluster.eks import VpcPlacement
 from components.cluster.peering import PeeringSide, VpcPeering, VpcPeeringArgs
 from components.helm import release
+from components.monitoring import exporters_plan as xp
 from components.postgres import cnpg_plan as cp
 from components.postgres import pgbouncer_plan as bouncer_plan
 from components.postgres import plan as pp
@@ -48,7 +50,13 @@ from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
 from infra.config import PostgresEngine, Runtime, Target
-from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
+from infra.parts import (
+    MONITOR_LABELS,
+    MONITORING_NAMESPACE,
+    RegionContext,
+    backup_endpoint_problems,
+    exporter_pods,
+)
 from infra.services import replica_bounds
 from infra.settings import Settings
 from infra.targets import RegionCluster, data_pool
@@ -125,14 +133,21 @@ def _has_backups(settings: Settings) -> bool:
 
 def pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
     """The pods of region ``key``: CNPG instances (with the barman-cloud sidecar the plugin injects
-    when backups are on) and poolers; managed engines, the region's PgBouncer."""
+    when backups are on) and poolers; managed engines, the region's PgBouncer and, with monitoring,
+    a postgres_exporter per local instance."""
     s, ns, name = sizing(settings), settings.stack.namespace, f"{key}-pg"
-    if settings.stack.postgres.engine is not PostgresEngine.CNPG:
+    engine = settings.stack.postgres.engine
+    if engine is not PostgresEngine.CNPG:
         # PgBouncer in every region: a second region's reads its local RDS replica and writes the primary.
         args = PgBouncerArgs(namespace=ns, image=IMAGES["pgbouncer"].ref, ini="", userlist="", replicas=s.pooler.instances)
         spec: dict[str, Any] = pgbouncer_spec(f"{name}-pgbouncer", args, "", "")
-        return [pod_group(f"{ns}/Deployment/{name}-pgbouncer", spec["template"]["spec"],
-                          spec["replicas"], spec["replicas"], SIZES_PATH)]
+        out = [pod_group(f"{ns}/Deployment/{name}-pgbouncer", spec["template"]["spec"],
+                         spec["replicas"], spec["replicas"], SIZES_PATH)]
+        if settings.stack.parts.monitoring:
+            roles = pp.exporter_roles(s.read_replicas, local_primary=primary)
+            out += exporter_pods(ns, [pp.exporter_name(name, r) for r in roles], xp.ExporterKind.POSTGRES,
+                                 SIZES_PATH)
+        return out
     cluster: dict[str, Any] = cp.cnpg_cluster_spec(
         name, s, IMAGES["postgres"].ref, data_pool=data_pool(settings) is not None
     )
@@ -291,6 +306,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         cloud_name=f"{ctx.cluster.cluster_name}-pg",
         regional_ha=size.regional_ha,
         data_pool=data_pool(settings) is not None,
+        exporter_image=IMAGES["postgres-exporter"].ref if monitoring else None,
     )
     providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]
     if ctx.cluster.aws_provider is not None:

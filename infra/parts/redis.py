@@ -6,6 +6,8 @@ the cluster's network. Persistence: an RDB snapshot an hour on the node (``save 
 volume; Memorystore RDB persistence ONE_HOUR; ElastiCache daily snapshots). Backups off the node: the
 RedisBackup job, every hour, kept 7 days, to the bucket <prefix>-<region> (GCS or S3; on target existing
 the S3-compatible ``redis.backupEndpointUrl``), or as Memorystore backups or ElastiCache snapshots.
+With monitoring on, a managed cache gets a redis_exporter (``exports_managed``), except Memorystore
+cluster mode (IAM auth).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pulumi
 from components.cluster.eks import VpcPlacement
 from components.cluster.gke import workload_identity_account
 from components.helm import release
+from components.monitoring import exporters_plan as xp
 from components.problems import Problem
 from components.redis import backup_plan as bp
 from components.redis import connection as rconn
@@ -30,7 +33,13 @@ from components.scheduling import PodGroup, pod_group
 from components.sdk import gcp
 from components.versions import IMAGES
 from infra.config import Target
-from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, RegionContext, backup_endpoint_problems
+from infra.parts import (
+    MONITOR_LABELS,
+    MONITORING_NAMESPACE,
+    RegionContext,
+    backup_endpoint_problems,
+    exporter_pods,
+)
 from infra.settings import Settings
 from infra.targets import data_pool
 
@@ -78,11 +87,20 @@ def _pod(spec: dict[str, Any], role: dict[str, Any] | None = None) -> dict[str, 
     }
 
 
+def exports_managed(p: rp.RedisPlan, monitoring: bool) -> bool:
+    """A managed cache gets a redis_exporter (components/redis/cluster.py) with monitoring on, except
+    Memorystore cluster mode (IAM auth, which redis_exporter cannot do)."""
+    iam = p.engine is rp.Engine.MEMORYSTORE and p.mode is rp.Mode.CLUSTER
+    return monitoring and p.engine is not rp.Engine.OPERATOR and not iam
+
+
 def pods(settings: Settings) -> list[PodGroup]:
-    """The operator's pods (the same in every region); managed engines have none in the cluster."""
+    """The operator's pods (the same in every region); a managed engine's redis_exporter."""
     p = plan(settings)
     if p.engine is not rp.Engine.OPERATOR:
-        return []
+        if not exports_managed(p, settings.stack.parts.monitoring):
+            return []
+        return exporter_pods(p.namespace, [f"{p.name}-exporter"], xp.ExporterKind.REDIS, SIZES_PATH)
     spec: dict[str, Any] = ro.data_spec(p)
     base = f"{p.namespace}/{p.kind}/{p.name}"
     if p.mode is rp.Mode.CLUSTER:
@@ -187,6 +205,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         password=pulumi.Output.secret(password) if password else None,
         monitor_labels=MONITOR_LABELS if ctx.settings.stack.parts.monitoring else None,
         protect=ctx.protect,
+        exporter_image=IMAGES["redis-exporter"].ref if exports_managed(p, ctx.settings.stack.parts.monitoring) else None,
     )
     if p.engine is rp.Engine.OPERATOR:
         operator = release(

@@ -127,3 +127,19 @@ def test_exporter_objects_pass_the_strict_schemas_and_checkov(tmp_path: Path) ->
     reports = reports if isinstance(reports, list) else [reports]
     failed = [c["check_id"] for r in reports for c in r.get("results", {}).get("failed_checks", [])]
     assert failed == []
+
+
+def test_a_private_ca_is_a_file_of_the_secret_and_only_for_redis() -> None:
+    memorystore = xp.ExporterPlan("redis-exporter", xp.ExporterKind.REDIS, "phasescale", IMAGES["redis-exporter"].ref,
+                                  ca=True)
+    addr = xp.redis_address("10.0.0.5:6378", tls=True)
+    assert xp.secret_keys(memorystore) == {"REDIS_PASSWORD_FILE": "password-file",
+                                           "REDIS_EXPORTER_TLS_CA_CERT_FILE": "ca.crt"}
+    env = xp.deployment_spec(memorystore, addr)["template"]["spec"]["containers"][0]["env"]  # type: ignore[index]
+    assert env[-1] == {"name": "REDIS_EXPORTER_TLS_CA_CERT_FILE", "value": "/etc/exporter/ca.crt"}
+    # Breaks: a CA plan whose Secret has no CA; a postgres plan asking for a CA file.
+    with pytest.raises(ValueError, match=r"ca\.crt"):
+        planner.record(lambda: ManagedExporter(memorystore.name, ManagedExporterArgs(
+            plan=memorystore, secret={"password-file": xp.redis_password_file(addr, "pw")}, redis_addr=addr)))
+    with pytest.raises(ValueError, match="only redis_exporter"):
+        xp.secret_keys(xp.ExporterPlan("pg", xp.ExporterKind.POSTGRES, "phasescale", "img", ca=True))

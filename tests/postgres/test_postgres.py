@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from components.monitoring import exporters_plan as xp
 from components.postgres import cnpg_plan as cp
 from components.postgres import plan as pp
 from components.postgres.cluster import GcsBackup, PostgresCluster, PostgresClusterArgs, ReplicaOf
 from components.problems import ConfigError
+from components.versions import IMAGES
 from infra import catalog
 from infra import plan as planner
 from infra.diff import diff, render
@@ -20,6 +22,7 @@ from tests.planning import plan_of
 
 CNPG = "kubernetes:postgresql.cnpg.io/v1:"
 COMPONENT = "phasescale:components:PostgresCluster"
+EXPORTER = "phasescale:components:ManagedExporter"
 
 
 def sizing(phase: int) -> pp.PostgresSizing:
@@ -219,6 +222,7 @@ def test_cloudsql_primary_replicas_and_pgbouncer(tmp_path: Path) -> None:
     assert plan.named("gcp:compute/globalAddress:GlobalAddress", "seoul-pg-psa").inputs["purpose"] == "VPC_PEERING"
     assert plan.named("gcp:servicenetworking/connection:Connection", "seoul-pg-psa")
     assert not plan.of_type(CNPG + "Cluster")
+    assert not plan.of_type(EXPORTER)  # monitoring off: nothing would scrape one
     dep = plan.named("kubernetes:apps/v1:Deployment", "seoul-pg-pgbouncer").inputs["spec"]
     assert dep["replicas"] == 3
     pod = dep["template"]["spec"]
@@ -262,6 +266,7 @@ def test_rds_primary_replicas_and_parameters(tmp_path: Path) -> None:
     assert (params["max_connections"], params["shared_buffers"], params["rds.force_ssl"]) == ("400", "524288", "1")
     assert len(plan.named("aws:rds/subnetGroup:SubnetGroup", "seoul-pg-subnets").inputs["subnetIds"]) == 3
     assert plan.named("kubernetes:apps/v1:Deployment", "seoul-pg-pgbouncer").inputs["spec"]["replicas"] == 3
+    assert not plan.of_type(EXPORTER)  # monitoring off
     assert not planner.run("t", 2, root=tmp_path).named("aws:rds/instance:Instance", "seoul-pg").inputs["multiAz"]
 
 
@@ -294,3 +299,36 @@ def test_existing_production_needs_a_backup_endpoint(tmp_path: Path) -> None:
     cfg = store.inputs["spec"]["configuration"]
     assert (cfg["endpointURL"], cfg["destinationPath"]) == ("http://minio.s3:9000", "s3://phasescale-t-pg-seoul/")
     assert cfg["s3Credentials"]["accessKeyId"] == {"name": "pg-backup-s3", "key": "ACCESS_KEY_ID"}
+
+
+
+@pytest.mark.parametrize(("target", "engine"), [("gke", "cloudsql"), ("eks", "rds")])
+def test_managed_engines_get_a_postgres_exporter_per_instance_with_monitoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, engine: str
+) -> None:
+    uris: list[tuple[str, int, str]] = []
+    real = xp.postgres_uri
+    monkeypatch.setattr(xp, "postgres_uri", lambda h, p, d: uris.append((h, p, d)) or real(h, p, d))
+    parts = {"redis": False, "cdn": False, "milvus": False, "gpu": False, "monitoring": True}
+    plan = planner.run("t", 3, root=write_stack(tmp_path, target, engine, 3, parts=parts))
+    names = ["seoul-pg-primary-exporter", "seoul-pg-replica-1-exporter", "seoul-pg-replica-2-exporter"]
+    assert sorted(r.name for r in plan.of_type(EXPORTER)) == names
+    assert {r.parent for r in plan.of_type(EXPORTER)} == {f"{COMPONENT}::seoul-pg"}
+    # One URI per instance (offline plans know no addresses, so the hosts are empty here).
+    assert sorted(uris) == [("", 5432, "app")] * 3
+    for name in names:
+        secret = plan.named("kubernetes:core/v1:Secret", f"{name}-secret").inputs
+        assert (secret["metadata"]["namespace"], secret["stringData"]) == (
+            "phasescale", {"password": planner.REDACTED, "uri": planner.REDACTED, "user": planner.REDACTED})
+        pod = plan.named("kubernetes:apps/v1:Deployment", name).inputs["spec"]["template"]["spec"]
+        assert pod["containers"][0]["image"] == IMAGES["postgres-exporter"].ref
+        monitor = plan.named("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", f"{name}-monitor").inputs
+        assert monitor["metadata"]["labels"]["release"] == "monitoring"
+        assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == name
+
+
+def test_exporter_roles_follow_the_local_instances() -> None:
+    assert pp.exporter_roles(0) == ["primary"]
+    assert pp.exporter_roles(2) == ["primary", "replica-1", "replica-2"]
+    assert pp.exporter_roles(4, local_primary=False) == ["replica-1"]
+    assert pp.exporter_name("tokyo-pg", "replica-1") == "tokyo-pg-replica-1-exporter"

@@ -191,3 +191,15 @@ def test_eks_private_route_tables_keep_the_peering_routes(monkeypatch: pytest.Mo
     assert seen == {"t-tokyo-public": None, "t-tokyo-private-ap-northeast-1a": ["routes"],
                     "t-tokyo-private-ap-northeast-1c": ["routes"]}
     assert len(clusters[0].private_route_table_ids) == 2
+
+
+def test_each_region_scrapes_its_own_instances_tokyo_only_its_replica() -> None:
+    plan = plan_of("prod-aws", 4)
+    exporters = {r.name: r.parent for r in plan.of_type("phasescale:components:ManagedExporter")
+                 if r.name.endswith("-pg-primary-exporter") or "-pg-replica-" in r.name}
+    assert exporters == {
+        "seoul-pg-primary-exporter": f"{PG}::seoul-pg",
+        **{f"seoul-pg-replica-{i}-exporter": f"{PG}::seoul-pg" for i in range(1, 5)},
+        "tokyo-pg-replica-1-exporter": f"{PG}::tokyo-pg",
+    }
+    assert plan.named("kubernetes:apps/v1:Deployment", "tokyo-pg-replica-1-exporter").provider == "tokyo-k8s"

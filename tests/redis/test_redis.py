@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from components.cluster.eks import VpcPlacement
+from components.monitoring import exporters_plan as xp
 from components.redis import plan as rp
 from components.redis.cluster import MemorystoreOptions, RedisCluster, RedisClusterArgs
+from components.versions import IMAGES
 from infra import catalog
 from infra import plan as planner
 from infra.parts import redis as part
@@ -320,3 +324,89 @@ def test_prod_stacks_protect_the_data_resource() -> None:
     dev = plan_of("dev", 2)  # development stacks do not protect
     assert dev.named(CR + "RedisReplication", "local-redis").protect is False
 
+
+
+# --- redis_exporter beside a managed cache -------------------------------------------------------
+
+EXPORTER_IMAGE = IMAGES["redis-exporter"].ref
+EXPORTER_CHILDREN = [
+    ("kubernetes:apps/v1:Deployment", "seoul-redis-exporter"),
+    ("kubernetes:core/v1:Secret", "seoul-redis-exporter-secret"),
+    ("kubernetes:core/v1:Service", "seoul-redis-exporter-svc"),
+    ("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "seoul-redis-exporter-monitor"),
+    ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "seoul-redis-exporter-netpol"),
+    ("phasescale:components:ManagedExporter", "seoul-redis-exporter"),
+]
+
+
+def exporter_env(got: dict[tuple[str, str], planner.Record]) -> list[dict[str, Any]]:
+    pod = got[("kubernetes:apps/v1:Deployment", "seoul-redis-exporter")].inputs["spec"]["template"]["spec"]
+    env: list[dict[str, Any]] = pod["containers"][0]["env"]
+    return env
+
+
+def test_memorystore_basic_and_ha_get_a_redis_exporter_with_auth_string_and_the_instances_ca(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files: list[tuple[str, str]] = []
+    real = xp.redis_password_file
+    monkeypatch.setattr(xp, "redis_password_file", lambda a, p: files.append((a, p)) or real(a, p))
+    for phase in (1, 2):
+        got = build(phase_plan(phase, engine=rp.Engine.MEMORYSTORE), memorystore=GCP, exporter_image=EXPORTER_IMAGE)
+        assert sorted(got) == sorted([
+            ("gcp:redis/instance:Instance", "seoul-redis"), ("kubernetes:core/v1:Secret", "seoul-redis-connection"),
+            (COMPONENT, "seoul-redis"), *EXPORTER_CHILDREN,
+        ])  # fmt: skip
+        # Offline plans know no host: the address keeps its TLS scheme and Memorystore's port default.
+        assert exporter_env(got) == [
+            {"name": "REDIS_ADDR", "value": "rediss://:6379"},
+            {"name": "REDIS_PASSWORD_FILE", "value": "/etc/exporter/password-file"},
+            {"name": "REDIS_EXPORTER_TLS_CA_CERT_FILE", "value": "/etc/exporter/ca.crt"},
+        ]
+        secret = got[("kubernetes:core/v1:Secret", "seoul-redis-exporter-secret")].inputs
+        assert (secret["metadata"]["name"], secret["metadata"]["namespace"]) == ("redis-exporter", "app")
+        assert secret["stringData"] == {"ca.crt": planner.REDACTED, "password-file": planner.REDACTED}
+        monitor = got[("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "seoul-redis-exporter-monitor")].inputs
+        assert monitor["metadata"]["labels"]["release"] == "monitoring"
+    assert [a for a, _ in files] == ["rediss://:6379"] * 2
+
+
+def test_elasticache_gets_a_redis_exporter_with_the_auth_token_over_public_ca_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    files: list[tuple[str, str]] = []
+    real = xp.redis_password_file
+    monkeypatch.setattr(xp, "redis_password_file", lambda a, p: files.append((a, p)) or real(a, p))
+    for phase in (1, 4):
+        got = build(phase_plan(phase, engine=rp.Engine.ELASTICACHE), elasticache=AWS, exporter_image=EXPORTER_IMAGE)
+        assert set(EXPORTER_CHILDREN) <= set(got)
+        # TLS verified by the image's system roots (Amazon's CA): no CA file.
+        assert [e["name"] for e in exporter_env(got)] == ["REDIS_ADDR", "REDIS_PASSWORD_FILE"]
+        secret = got[("kubernetes:core/v1:Secret", "seoul-redis-exporter-secret")].inputs
+        assert secret["stringData"] == {"password-file": planner.REDACTED}
+    # The token of phasescale:redisPassword, keyed by the exact REDIS_ADDR.
+    assert [p for _, p in files] == [PW, PW]
+    assert all(a.startswith("rediss://") and a.endswith(":6379") for a, _ in files)
+
+
+def test_no_exporter_for_memorystore_cluster_iam_auth_or_without_monitoring() -> None:
+    cluster = build(phase_plan(3, engine=rp.Engine.MEMORYSTORE), memorystore=GCP, exporter_image=EXPORTER_IMAGE)
+    assert not [k for k in cluster if "exporter" in k[1]]  # cluster mode never builds one (IAM auth)
+    p = phase_plan(3, engine=rp.Engine.MEMORYSTORE)
+    assert not part.exports_managed(p, monitoring=True)
+    assert part.exports_managed(phase_plan(2, engine=rp.Engine.MEMORYSTORE), monitoring=True)
+    assert part.exports_managed(phase_plan(4, engine=rp.Engine.ELASTICACHE), monitoring=True)
+    assert not part.exports_managed(phase_plan(2, engine=rp.Engine.ELASTICACHE), monitoring=False)
+    assert not part.exports_managed(phase_plan(2), monitoring=True)  # operator: its own exporter sidecar
+    unmonitored = RedisClusterArgs(plan=phase_plan(2, engine=rp.Engine.ELASTICACHE), password=PW, elasticache=AWS,
+                                   exporter_image=EXPORTER_IMAGE)
+    records = planner.record(lambda: RedisCluster("seoul-redis", unmonitored))
+    assert not [r for r in records if "exporter" in r.name]
+
+
+def test_prod_stacks_scrape_their_managed_cache_at_the_phases_it_can_be_scraped() -> None:
+    for stack, phases in (("prod", (1, 2)), ("prod-aws", (1, 2, 3, 4))):
+        for phase in (1, 2, 3, 4):
+            found = [r.name for r in plan_of(stack, phase).of_type("kubernetes:apps/v1:Deployment")
+                     if r.name.endswith("redis-exporter")]
+            assert bool(found) is (phase in phases), (stack, phase, found)
