@@ -294,8 +294,9 @@ CDN = {
     4: CdnSizing(enabled=True, cross_region_replication=True, price_class="PriceClass_All"),  # chosen: 003 adds Indonesia
 }
 
-# Retention covers the history the phase's upgrade triggers read back (thresholds.retention_days_needed:
-# 29 / 36 / 9 / 0 days); 40 days from phase 2 on, so a rollback to phase 2 finds its history.
+# Retention covers the history the phase's move-up and move-down conditions read back
+# (thresholds.retention_days_needed: 29 / 36 / 10 / 13 days); 40 days from phase 2 on, so a rollback
+# to phase 2 finds its history.
 # chosen: storage ~ series x 15 s samples x retention (~1.5 B/sample) with headroom; Prometheus HA
 # (two replicas) from phase 3; memory stays under the e2-standard-4 / m6i.xlarge allocatable.
 MONITORING = {

@@ -40,6 +40,7 @@ from components.monitoring.thresholds import (
     LLM_QUEUE_WAIT,
     NETWORK,
     NPS,
+    PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     REDIS_MEMORY,
     REVENUE_COST,
@@ -257,31 +258,40 @@ def _autoscaling_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
 
 
 def _phase_group(
-    t: AlertThresholds, triggers: PhaseTriggers, sources: MetricSources, alert: _Alerts
-) -> RuleGroup:
+    t: AlertThresholds, phase: int, up: PhaseTriggers | None, down: PhaseTriggers | None, sources: MetricSources,
+    alert: _Alerts,
+) -> RuleGroup:  # fmt: skip
+    """The signals every condition of the phase's move up and move down reads (each once), the
+    rolling daily peaks, one recording rule per condition, then PhaseUpgradeRecommended (move up only)."""
+    conditions = [*(up.conditions if up else ()), *(down.conditions if down else ())]
     signals = signal_rules(sources, t.rate_window_s)
-    used = sorted({c.signal for c in triggers.conditions})
+    used = sorted({c.signal for c in conditions})
     peaks = sorted(
-        {(c.peak_record, c.signal, c.peak_period_s) for c in triggers.conditions if c.hold is Hold.DAILY_PEAK}
+        {(c.peak_record, c.signal, c.peak_period_s) for c in conditions if c.hold is Hold.DAILY_PEAK}
     )
-    nxt = triggers.phase + 1
     rules: list[Rule] = [{"record": s, "expr": signals[s]} for s in used]
     rules += [{"record": r, "expr": f"max_over_time({s}[{duration(p)}])"} for r, s, p in peaks]
     rules += [
-        {"record": c.record, "expr": c.expr, "labels": {"trigger": c.name, "phase": str(triggers.phase)}}
-        for c in triggers.conditions
+        {"record": c.record, "expr": c.expr, "labels": {"trigger": c.name, "phase": str(phase)}}
+        for c in conditions
     ]
+    if up is not None:
+        rules.append(_upgrade_alert(t, up, alert))
+    return {"name": f"phasescale.phase{phase}-triggers", "rules": rules}
+
+
+def _upgrade_alert(t: AlertThresholds, triggers: PhaseTriggers, alert: _Alerts) -> Rule:
+    nxt = triggers.phase + 1
     holding = " or ".join(f"{c.record} == 1" for c in triggers.conditions)
     n = len(triggers.conditions)
-    rules.append(alert(
+    return alert(
         "PhaseUpgradeRecommended", f"count({holding}) >= {triggers.required}", t.phase_upgrade_for_s, Severity.INFO,
         f"Phase {triggers.phase} -> {nxt}: {{{{ $value }}}} of {n} triggers hold",
         f"At least {triggers.required} of the {n} phase {triggers.phase} -> {nxt} triggers hold: "
         f'{{{{ range query `{holding}` | sortByLabel "trigger" }}}}{{{{ .Labels.trigger }}}} {{{{ end }}}}'
         f"- set phasescale:phase to {nxt}.",
         {"phase": str(triggers.phase), "next_phase": str(nxt)},
-    ))  # fmt: skip
-    return {"name": f"phasescale.phase{triggers.phase}-triggers", "rules": rules}
+    )  # fmt: skip
 
 
 def rule_groups(
@@ -292,18 +302,22 @@ def rule_groups(
     sources: MetricSources | None = None,
     runbook_base_url: str | None = None,
     triggers: PhaseTriggers | None = None,
+    down_triggers: PhaseTriggers | None = None,
 ) -> list[RuleGroup]:
     """The ``groups:`` list of a Prometheus rule file for a stack at ``phase``.
 
     Groups: ``phasescale.api`` (request recording rules, then per service APIScaleUpNeeded,
     HighErrorRate, HighLatency), ``.gpu``, ``.database``, ``.cache``, ``.autoscaling``, and
-    ``phasescale.phase<N>-triggers`` (signals, ``phasescale:trigger:*``, PhaseUpgradeRecommended;
-    absent at the last phase). ``triggers`` replaces ``PHASE_TRIGGERS[phase]``. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
+    ``phasescale.phase<N>-triggers`` (the signals of the move up and the move down, daily peaks,
+    ``phasescale:trigger:*`` and ``phasescale:move_down:*``, PhaseUpgradeRecommended when there is a
+    move up: not at the last phase). ``triggers`` replaces ``PHASE_TRIGGERS[phase]``, ``down_triggers``
+    ``PHASE_DOWN_TRIGGERS[phase]``. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
     """
     if phase not in API_RPS_PER_SERVICE_BY_PHASE:
         raise ValueError(f"phase must be one of {sorted(API_RPS_PER_SERVICE_BY_PHASE)}, got {phase!r}")
-    if triggers is not None and triggers.phase != phase:
-        raise ValueError(f"triggers are for phase {triggers.phase}, not {phase}")
+    for given in (triggers, down_triggers):
+        if given is not None and given.phase != phase:
+            raise ValueError(f"triggers are for phase {given.phase}, not {phase}")
     src = sources or MetricSources()
     alert = _Alerts(runbook_base_url)
     groups = [
@@ -313,7 +327,8 @@ def rule_groups(
         _cache_group(thresholds, alert),
         _autoscaling_group(thresholds, alert),
     ]
-    next_phase = triggers or PHASE_TRIGGERS.get(phase)
-    if next_phase is not None:
-        groups.append(_phase_group(thresholds, next_phase, src, alert))
+    up = triggers or PHASE_TRIGGERS.get(phase)
+    down = down_triggers or PHASE_DOWN_TRIGGERS.get(phase)
+    if up is not None or down is not None:
+        groups.append(_phase_group(thresholds, phase, up, down, src, alert))
     return groups

@@ -21,9 +21,11 @@ from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, ale
 from components.monitoring.thresholds import (
     GPU_UTIL,
     LLM_QUEUE_WAIT,
+    PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     AlertThresholds,
     MetricSources,
+    PhaseTriggers,
     PostgresMetrics,
     ServiceAlertSpec,
     retention_days_needed,
@@ -42,7 +44,7 @@ RETENTION_SIZE_RATIO = 0.85
 """``retentionSize`` as a share of the volume: old blocks go before the disk fills."""
 RULES_NAME = "phasescale"
 """The one PrometheusRule of the stack. One object for every group keeps its name free of the phase:
-a phase change updates it in place (the trigger group is renamed inside, and absent at the last phase)."""
+a phase change updates it in place (the trigger group is renamed inside; at the last phase it holds the move down only)."""
 MANAGED_OFF = ("kubeControllerManager", "kubeScheduler", "kubeProxy", "kubeEtcd")
 """Components of kube-prometheus-stack whose scrape (Service + ServiceMonitor) is switched off on managed
 control planes: with them on, their ``*Down`` / TargetDown alerts fire from the first day. Keys as in the
@@ -88,7 +90,7 @@ class MonitoringPlan:
     scraped, and kube-proxy binds its metrics to 127.0.0.1 on the node (``MANAGED_OFF``)."""
     gpu: bool = True
     """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
-    conditions leave the phase triggers (nothing could ever produce their series)."""
+    conditions leave the phase's move-up and move-down conditions (nothing could ever produce their series)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -100,27 +102,31 @@ class MonitoringPlan:
 
 
 def validate(plan: MonitoringPlan, sizes_path: str) -> list[Problem]:
-    """Retention must hold the history the phase's upgrade triggers read back."""
+    """Retention must hold the history the phase's move-up triggers and move-down conditions read back."""
     need = retention_days_needed(plan.phase)
     if plan.retention_days < need:
         return [
             Problem(f"{sizes_path}.retentionDays", plan.retention_days,
-                    f"at least {need} days at phase {plan.phase}: the phase's upgrade triggers read "
+                    f"at least {need} days at phase {plan.phase}: the phase's move-up and move-down conditions read "
                     f"{need} days of history (components.monitoring.thresholds.retention_days_needed)")
         ]  # fmt: skip
     return []
 
 
+def _without_gpu(triggers: PhaseTriggers | None) -> PhaseTriggers | None:
+    if triggers is None:
+        return None
+    kept = tuple(c for c in triggers.conditions if c.signal not in GPU_SIGNALS)
+    return replace(triggers, conditions=kept, required=min(triggers.required, len(kept)))
+
+
 def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
-    triggers = PHASE_TRIGGERS.get(plan.phase)
-    if triggers is not None and not plan.gpu:
-        kept = tuple(c for c in triggers.conditions if c.signal not in GPU_SIGNALS)
-        triggers = replace(triggers, conditions=kept, required=min(triggers.required, len(kept)))
+    up, down = PHASE_TRIGGERS.get(plan.phase), PHASE_DOWN_TRIGGERS.get(plan.phase)
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
-        triggers=triggers,
+        triggers=up if plan.gpu else _without_gpu(up), down_triggers=down if plan.gpu else _without_gpu(down),
     )  # fmt: skip
     return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 

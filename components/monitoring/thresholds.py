@@ -5,7 +5,8 @@ Next-phase triggers (REQUIREMENTS "Triggers for moving up a phase") are multi-da
 multi-day range queries over every series are expensive and ``for: 3d`` is per alert (it cannot be
 counted across conditions), so each trigger is built in two cheap steps: a *signal*, one pre-aggregated
 series recorded every evaluation (``phasescale:gpu_utilization:avg5m``), then the trigger
-``phasescale:trigger:<name>`` = 1/0, a ``*_over_time`` over that single recorded series. A trigger is
+``phasescale:trigger:<name>`` = 1/0, a ``*_over_time`` over that single recorded series (a move-down
+condition likewise: ``phasescale:move_down:<name>``). A trigger is
 absent (counts as not holding) until the signal has a full window of history, so a fresh Prometheus
 never recommends an upgrade. ``PhaseUpgradeRecommended`` counts the triggers that are 1.
 Prometheus retention must cover ``retention_days_needed(phase)`` (kube-prometheus-stack's default, 10 d,
@@ -134,10 +135,13 @@ class TriggerCondition:
     window_s: int
     peak_period_s: int = DAY_S
     """The "day" of ``Hold.DAILY_PEAK``."""
+    record_prefix: str = "phasescale:trigger"
+    """``phasescale:trigger`` for a move-up trigger, ``phasescale:move_down`` for a move-down
+    condition (so a query over ``phasescale:trigger:*`` counts the move up only)."""
 
     @property
     def record(self) -> str:
-        return f"phasescale:trigger:{self.name}"
+        return f"{self.record_prefix}:{self.name}"
 
     @property
     def history_s(self) -> int:
@@ -260,7 +264,9 @@ def _down(
     threshold = float(f"{up.threshold * SCALE_DOWN_LINE:.2g}")
     days = -(-up.window_s * 5 // (3 * DAY_S))
     desc = f"{label} < {threshold * scale:g}{unit} at every evaluation for {days} days (mirrors {up.name})"
-    return TriggerCondition(name, desc, up.signal, "<", threshold, Hold.ALWAYS, days * DAY_S)
+    return TriggerCondition(
+        name, desc, up.signal, "<", threshold, Hold.ALWAYS, days * DAY_S, record_prefix="phasescale:move_down"
+    )
 
 
 def _up(phase: int, name: str) -> TriggerCondition:
@@ -269,10 +275,10 @@ def _up(phase: int, name: str) -> TriggerCondition:
 
 
 # Moving down from a phase mirrors the load triggers of the move up into it (cumulative signups,
-# growth and business ratios do not fall with load, so they have no mirror), and only with signals
-# the phase's own rules record (``_phase_group`` records the signals of PHASE_TRIGGERS[phase]); the
-# advisor also checks that the smaller phase would not ask to come straight back. Phase 4 records no
-# trigger signals (it has no move up), so its move-down conditions read as unknown there.
+# growth and business ratios do not fall with load, so they have no mirror). The phase's own rules
+# record every signal its move-down conditions read and each condition as
+# ``phasescale:move_down:<name>`` (``_phase_group``), at phase 4 too (which has no move up); the
+# advisor also checks that the smaller phase would not ask to come straight back.
 # "As readily as up": the same count as the move up into the phase.
 PHASE_DOWN_TRIGGERS: dict[int, PhaseTriggers] = {
     2: PhaseTriggers(2, 3, (
@@ -299,11 +305,13 @@ PHASE_DOWN_TRIGGERS: dict[int, PhaseTriggers] = {
 
 
 def retention_days_needed(phase: int) -> int:
-    """Days of Prometheus retention the phase's triggers read back (growth also looks 7 days back)."""
-    triggers = PHASE_TRIGGERS.get(phase)
-    if triggers is None:
+    """Days of Prometheus retention the phase's move-up triggers and move-down conditions read back
+    (growth also looks 7 days back)."""
+    tables = (PHASE_TRIGGERS, PHASE_DOWN_TRIGGERS)
+    conditions = [c for table in tables if phase in table for c in table[phase].conditions]
+    if not conditions:
         return 0
-    need = max(c.history_s + (7 * DAY_S if c.signal == GROWTH else 0) for c in triggers.conditions)
+    need = max(c.history_s + (7 * DAY_S if c.signal == GROWTH else 0) for c in conditions)
     return -(-need // DAY_S) + 1
 
 

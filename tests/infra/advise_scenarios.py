@@ -32,7 +32,7 @@ SPAN_S = 5 * 3600
 """History written per scenario: more than the longest window read at phase 3 (4 h 30 m)."""
 SLOT_S = 5 * 3600 + 1800
 PHASE = 3
-"""prod-aws's phase: up 3 -> 4 needs 4 of 6, down 3 -> 2 needs 4 of 5."""
+"""prod-aws's phase: up 3 -> 4 needs 4 of 6, down 3 -> 2 needs 4 of 5 (``down4`` is judged at 4)."""
 
 
 def _scaled(triggers: PhaseTriggers | None) -> PhaseTriggers | None:
@@ -75,6 +75,9 @@ def since(age_s: int, v: float, before: float | None) -> Level:
 class Scenario:
     name: str
     signals: Mapping[str, Level]
+    peaks: bool = True
+    """Write the rolling daily peaks too (a phase-4 Prometheus records none: its move-down
+    conditions read no peak)."""
 
 
 def _levels(base: Mapping[str, float], **over: Level) -> dict[str, Level]:
@@ -101,6 +104,11 @@ SCENARIOS = [
     # No GPU and no network series; registered users not exported; DAU exported for 1 hour only.
     Scenario("absent", _levels(MID, gpu=ABSENT, net=ABSENT, users=ABSENT, api=const(HIGH[API_P95]),
                                dau=since(3600, HIGH[DAU], None))),
+    # Judged at phase 4 (no move up; down 4 -> 3 needs 4 of 5): only what the phase-4 rules record,
+    # the five move-down signals. DAU, API p95, DB and network are below their lines; GPU too, but for
+    # 5 h only, while its rule reads 12 days back (scaled: 6 h).
+    Scenario("down4", {s: const(v) for s, v in {DAU: 5000, GPU_UTIL: 20, API_P95: 0.05, DB_TPS: 1000,
+                                                 NETWORK: 2e8}.items()}, peaks=False),
 ]  # fmt: skip
 
 
@@ -124,7 +132,7 @@ def openmetrics(base: int) -> str:
             points = [(t, level(end - t)) for t in range(end - SPAN_S, end + 1, STEP_S)]
             samples = [(t, v) for t, v in points if v is not None]
             series.setdefault(signal, []).extend(samples)
-            if signal in peaks:
+            if sc.peaks and signal in peaks:
                 record, period = peaks[signal]
                 # max_over_time(signal[period]) at each evaluation (the window includes both ends).
                 rolled = [(t, max(v for u, v in samples if t - period <= u <= t)) for t, _ in samples]

@@ -328,3 +328,45 @@ def test_real_windows_on_a_young_prometheus_are_all_unknown(
     for rule in (doc["move_up"], doc["move_down"]):
         assert set(_states(rule).values()) == {"unknown"}
         assert all(c["reason"] for c in rule["conditions"])
+
+
+def test_a_move_down_from_the_last_phase(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                         prometheus: str, base: int, tmp_path: Path) -> None:  # fmt: skip
+    """Phase 4 has no move up; its rules record the move-down signals, so 4 -> 3 is decided."""
+    stack = (advise.ROOT / "Pulumi.prod-aws.yaml").read_text()
+    assert stack.count("phasescale:phase: 3\n") == 1
+    (tmp_path / "Pulumi.prod-aws.yaml").write_text(stack.replace("phasescale:phase: 3\n", "phasescale:phase: 4\n"))
+    doc = _json(monkeypatch, capsys, prometheus, "down4", base, "--dir", str(tmp_path))
+    assert (doc["phase"], doc["move_up"]) == (4, None)
+    down = doc["move_down"]
+    assert _states(down) == {
+        "dau_under_7100": "holds", "gpu_util_under_30pct": "unknown", "api_p95_under_71ms": "holds",
+        "db_tps_under_1800": "holds", "network_under_350mbps": "holds",
+    }  # fmt: skip
+    assert (down["holding"], down["unknown"], down["required"], down["outcome"]) == (4, 1, 4, "met")
+    dau, api = _cond(down, "dau_under_7100"), _cond(down, "api_p95_under_71ms")
+    assert (dau["current"], dau["compared"], dau["threshold"], dau["held_s"], dau["window_s"]) == (
+        5000, 5000, 7100, 16200, 16200,
+    )  # fmt: skip
+    assert (api["current"], api["compared"], api["threshold"], api["held_s"], api["window_s"]) == (
+        0.05, 0.05, 0.071, 9000, 9000,
+    )  # fmt: skip
+    # Phase 3's move up reads registered users and daily peaks the phase-4 rules do not record:
+    # unknown, so that check is undecided and does not hold the move down back.
+    back = doc["phase_below_move_up"]
+    assert (back["holding"], back["unknown"], back["outcome"]) == (0, 5, "undecided")
+    assert _states(back)["dau_at_least_20000"] == "not met"
+    assert doc["action"] == "move down" and doc["target_phase"] == 3
+    assert doc["next_steps"][1] == "Pulumi.prod-aws.yaml line 3: phasescale:phase: 4  ->  phasescale:phase: 3"
+    status, out, _ = _advise(monkeypatch, capsys, prometheus, "--at", _at("down4", base), "--dir", str(tmp_path))
+    assert status == 0 and "Move down 4 -> 3: 4 of 5 hold, 1 unknown, needs 4 -> met" in out
+    assert (
+        "  holds    network_under_350mbps: Node network < 350 Mbps at every evaluation for 5 days"
+        " (mirrors network_over_1gbps)\n" in out
+    )
+    assert (
+        "           now 200,000,000, max over 150m 200,000,000, threshold < 350,000,000, held 2h 30m of 2h 30m,"
+        " history 2h 30m of 2h 30m\n" in out
+    )
+    assert "unknown: phasescale:gpu_utilization:avg5m has 5h of history; the rule needs 6h" in out
+    assert "Verdict: MOVE DOWN to phase 3 - 4 of 5 move-down conditions hold (needs 4)" in out

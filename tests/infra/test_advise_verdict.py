@@ -52,15 +52,13 @@ def test_every_move_down_mirrors_a_trigger_of_the_move_up_into_the_phase() -> No
     assert [(c.threshold, c.window_s) for c in gpu] == [(30.0, 5 * 86_400)]  # 001: below 30 %, 3 d x 5/3
 
 
-@pytest.mark.parametrize("phase", [2, 3])
-def test_move_down_signals_are_recorded_by_the_phase_rules(phase: int) -> None:
+@pytest.mark.parametrize("phase", [2, 3, 4])
+def test_move_down_signals_and_conditions_are_recorded_by_the_phase_rules(phase: int) -> None:
+    """At every phase with a move down, the last one included (it has no move up)."""
     rules = phase_rules(phase)
-    assert {c.signal for c in PHASE_DOWN_TRIGGERS[phase].conditions} <= rules.recorded
-
-
-def test_phase_4_rules_record_no_move_down_signal() -> None:
-    """A known gap (the last phase has no trigger group): its move-down reads as unknown."""
-    assert not {c.signal for c in PHASE_DOWN_TRIGGERS[4].conditions} & phase_rules(4).recorded
+    down = PHASE_DOWN_TRIGGERS[phase].conditions
+    assert {c.signal for c in down} <= rules.recorded
+    assert {f"phasescale:move_down:{c.name}" for c in down} <= rules.recorded
 
 
 def _c(name: str, op: str = ">", hold: Hold = Hold.ALWAYS) -> TriggerCondition:

@@ -8,6 +8,12 @@ import pytest
 
 from components.monitoring.alert_rules import Severity, rule_groups, signal_rules
 from components.monitoring.thresholds import (
+    API_P95,
+    DAU,
+    DB_TPS,
+    GPU_UTIL,
+    NETWORK,
+    PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     AlertThresholds,
     Hold,
@@ -57,10 +63,42 @@ def test_phase_triggers_follow_the_requirements() -> None:
     )
 
 
+def test_the_last_phase_records_its_move_down_and_recommends_no_move_up() -> None:
+    (group,) = [g for g in groups_for(4) if g["name"].endswith("-triggers")]
+    signals = signal_rules(MetricSources())
+    down = PHASE_DOWN_TRIGGERS[4].conditions
+    assert group["name"] == "phasescale.phase4-triggers"
+    assert group["rules"] == [
+        *({"record": s, "expr": signals[s]} for s in sorted({API_P95, DAU, DB_TPS, GPU_UTIL, NETWORK})),
+        *({"record": f"phasescale:move_down:{c.name}", "expr": c.expr, "labels": {"trigger": c.name, "phase": "4"}}
+          for c in down),
+    ]  # fmt: skip
+    dau = down[0]
+    assert dau.expr == (
+        "(max_over_time(phasescale:daily_active_users:max[9d]) < bool 7100)"
+        " and on () (phasescale:daily_active_users:max offset 9d)"
+    )
+
+
+@pytest.mark.parametrize("phase", [2, 3])
+def test_the_move_down_shares_the_move_up_s_signals_and_adds_its_own_records(phase: int) -> None:
+    (group,) = [g for g in groups_for(phase) if g["name"].endswith("-triggers")]
+    records = [r["record"] for r in group["rules"] if "record" in r]
+    assert len(records) == len(set(records))  # each signal once, though both directions read it
+    ups, downs = PHASE_TRIGGERS[phase].conditions, PHASE_DOWN_TRIGGERS[phase].conditions
+    assert [r for r in records if r.startswith("phasescale:trigger:")] == [c.record for c in ups]
+    assert [r for r in records if r.startswith("phasescale:move_down:")] == [c.record for c in downs]
+    (alert,) = [r for r in group["rules"] if "alert" in r]
+    assert "move_down" not in alert["expr"]  # PhaseUpgradeRecommended counts the move up only
+
+
 def test_retention_covers_the_longest_trigger() -> None:
     # 2 -> 3 weekly growth: 4 weeks of growth, each against the week before, plus a day of margin.
     assert retention_days_needed(2) == 28 + 7 + 1
-    assert retention_days_needed(4) == 0
+    # 3 -> 2 DAU (5 days x 5/3 -> 9) outlasts phase 3's longest trigger (a 7-day daily peak: 8 days);
+    # at the last phase the move-down GPU condition reads 7 days x 5/3 -> 12 days back.
+    assert retention_days_needed(3) == 9 + 1
+    assert retention_days_needed(4) == 12 + 1
 
 
 def test_every_alert_is_labelled_and_annotated() -> None:

@@ -15,7 +15,7 @@ import yaml
 from components.monitoring import plan as mp
 from components.monitoring.alert_rules import SCALING_ALERTS
 from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
-from components.monitoring.thresholds import PHASE_TRIGGERS, retention_days_needed
+from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, retention_days_needed
 from components.versions import CHARTS
 from infra import catalog
 from infra import plan as planner
@@ -50,7 +50,7 @@ def spec_of(rel: dict[str, Any]) -> dict[str, Any]:
 def test_catalog_retention_covers_every_phase_trigger_history() -> None:
     for phase in PHASES:
         assert catalog.MONITORING[phase].retention_days >= retention_days_needed(phase), phase
-    assert [retention_days_needed(p) for p in PHASES] == [29, 36, 9, 0]
+    assert [retention_days_needed(p) for p in PHASES] == [29, 36, 10, 13]
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_prometheus_rules_have_the_operator_shape() -> None:
             rules = [(c, o) for c, o in plan.manifests() if o["kind"] == "PrometheusRule"]
             mine = {c: o for c, o in rules if o["metadata"]["name"] == mp.RULES_NAME}
             assert set(mine) == set(releases(plan)), (stack, phase)
-            expected = base + ([f"phasescale.phase{phase}-triggers"] if phase in PHASE_TRIGGERS else [])
+            expected = [*base, f"phasescale.phase{phase}-triggers"]  # the last phase: move-down only
             if not plan.settings.stack.parts.gpu:  # no GPU pool: no GPU alerts (nothing would feed them)
                 expected = [g for g in expected if g != "phasescale.gpu"]
             for obj in mine.values():
@@ -234,9 +234,12 @@ def test_without_a_webhook_no_secret_is_mounted_and_every_alert_goes_to_null() -
     assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == []
     assert {r["name"] for r in values["alertmanager"]["config"]["receivers"]} == {"null"}
     (rule,) = [r for r in records if r.name == "m-rules"]
-    assert not [
-        g for g in rule.inputs["spec"]["groups"] if "triggers" in g["name"]
-    ]  # the last phase has none
+    (group,) = [g for g in rule.inputs["spec"]["groups"] if "triggers" in g["name"]]
+    # the last phase: its move-down conditions, no move up to recommend
+    assert not [r for r in group["rules"] if "alert" in r]
+    assert [r["record"] for r in group["rules"] if r["record"].startswith("phasescale:move_down:")] == [
+        c.record for c in PHASE_DOWN_TRIGGERS[4].conditions
+    ]
 
 
 # ------------------------------------------------------------------ dashboards
@@ -326,7 +329,12 @@ def test_validate_rejects_retention_below_the_trigger_history() -> None:
     problems = part.validate(resolve(raw, secret, phase_override=2))
     assert [(p.path, p.value) for p in problems] == [("phasescale:overrides.monitoring.retentionDays", 10)]
     assert "at least 36 days at phase 2" in problems[0].expected
-    assert part.validate(resolve(raw, secret, phase_override=3)) == []  # phase 3 needs 9
+    assert part.validate(resolve(raw, secret, phase_override=3)) == []  # phase 3 needs 10 (3 -> 2 DAU: 9 days)
+    # The last phase has no move up, but its move-down GPU condition reads 12 days back.
+    raw["phasescale:overrides"] = json.dumps({"monitoring": {"retentionDays": 12}})
+    problems = part.validate(resolve(raw, secret, phase_override=4))
+    assert [(p.path, p.value) for p in problems] == [("phasescale:overrides.monitoring.retentionDays", 12)]
+    assert "at least 13 days at phase 4: the phase's move-up and move-down conditions read" in problems[0].expected
 
 
 # ------------------------------------------------------------------ promtool / amtool over the plan

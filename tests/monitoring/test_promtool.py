@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.monitoring.alert_rules import signal_rules
-from components.monitoring.thresholds import PHASE_TRIGGERS, MetricSources
+from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, MetricSources
 from tests.monitoring.rule_cases import (
     ALERT_CASES,
     ALERT_NAMES,
@@ -39,7 +39,7 @@ def rule_files(tmp: Path) -> dict[str, list[dict[str, Any]]]:
     """Rule groups by file key: each phase, the postgres_exporter variant, time-scaled triggers."""
     out = {f"phase{p}": groups_for(p) for p in (1, 2, 3, 4)}
     out["pg-exporter"] = groups_for(1, PG_EXPORTER)
-    out |= {f"scaled{p}": scaled_groups(p) for p in PHASE_TRIGGERS}
+    out |= {f"scaled{p}": scaled_groups(p) for p in sorted(PHASE_TRIGGERS.keys() | PHASE_DOWN_TRIGGERS.keys())}
     return out
 
 
@@ -81,6 +81,11 @@ def unit_test_files(tmp: Path, rules: Mapping[str, list[dict[str, Any]]]) -> lis
     for phase, triggers in PHASE_TRIGGERS.items():
         by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
             trigger_scenario(scaled(triggers), n) for n in (triggers.required, triggers.required - 1)
+        )
+    # The move-down conditions, recorded at every phase with a move down (the last one too).
+    for phase, down in PHASE_DOWN_TRIGGERS.items():
+        by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
+            trigger_scenario(scaled(down), n, move_down=True) for n in (down.required, down.required - 1)
         )
     out = []
     for (key, every), tests in sorted(by_file.items()):

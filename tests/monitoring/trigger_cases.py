@@ -8,6 +8,7 @@ from typing import Any
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.thresholds import (
+    PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     AlertThresholds,
     Hold,
@@ -110,6 +111,10 @@ SCALE = 48
 STEP_S = 300
 
 
+def scaled_or_none(triggers: PhaseTriggers | None) -> PhaseTriggers | None:
+    return scaled(triggers) if triggers is not None else None
+
+
 def scaled(triggers: PhaseTriggers) -> PhaseTriggers:
     conds = tuple(
         replace(c, window_s=c.window_s // SCALE, peak_period_s=c.peak_period_s // SCALE)
@@ -120,7 +125,8 @@ def scaled(triggers: PhaseTriggers) -> PhaseTriggers:
 
 def scaled_groups(phase: int) -> list[dict[str, Any]]:
     thresholds = AlertThresholds.for_phase(phase, phase_upgrade_for_s=STEP_S)
-    groups = rule_groups(thresholds, phase, SERVICES, triggers=scaled(PHASE_TRIGGERS[phase]))
+    up, down = scaled_or_none(PHASE_TRIGGERS.get(phase)), scaled_or_none(PHASE_DOWN_TRIGGERS.get(phase))
+    groups = rule_groups(thresholds, phase, SERVICES, triggers=up, down_triggers=down)
     return [g for g in groups if g["name"].endswith("-triggers")]  # signals are given as input series
 
 
@@ -145,9 +151,11 @@ def trigger_values(c: TriggerCondition, n: int, mode: str, t_check: int) -> list
     return values
 
 
-def trigger_scenario(triggers: PhaseTriggers, n_holding: int) -> dict[str, Any]:
+def trigger_scenario(triggers: PhaseTriggers, n_holding: int, move_down: bool = False) -> dict[str, Any]:
     """The ``required`` triggers with the shortest history are driven: the first ``n_holding`` hold,
-    the rest of the chosen ones almost hold; every other trigger's signal is clearly off."""
+    the rest of the chosen ones almost hold; every other trigger's signal is clearly off. A move up
+    also proves PhaseUpgradeRecommended; a move down (``PHASE_DOWN_TRIGGERS``, no alert) proves its
+    ``phasescale:move_down:*`` records and how many of them hold."""
     conds = sorted(triggers.conditions, key=lambda c: (c.history_s, c.name))
     chosen = conds[: triggers.required]
     holding = chosen[:n_holding]
@@ -163,6 +171,11 @@ def trigger_scenario(triggers: PhaseTriggers, n_holding: int) -> dict[str, Any]:
         # Absent, not 0, until the signal has a full window of history.
         expect = [] if c.history_s // STEP_S > t_check else [{"labels": recorded, "value": value}]
         samples.append({"expr": c.record, "eval_time": f"{t_check * 5}m", "exp_samples": expect})
+    if move_down:
+        count = f"count({' or '.join(f'{c.record} == 1' for c in triggers.conditions)}) or vector(0)"
+        samples.append({"expr": count, "eval_time": f"{t_check * 5}m", "exp_samples": [{"labels": "{}", "value": n_holding}]})
+        return {"name": f"phase {triggers.phase} move down: {n_holding} of {len(triggers.conditions)} hold",
+                "interval": "5m", "input_series": inputs, "promql_expr_test": samples}  # fmt: skip
     firing: list[dict[str, Any]] = []
     if n_holding >= triggers.required:
         rule = find_rule(scaled_groups(triggers.phase), "PhaseUpgradeRecommended", "info", {})
