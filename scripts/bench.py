@@ -37,6 +37,7 @@ STACKS = ("dev", "prod", "prod-aws")
 PHASES = (1, 2, 3, 4)
 SDK_PACKAGES = ("pulumi", "pulumi_kubernetes", "pulumi_gcp", "pulumi_aws")
 LOCATIONS = ("asia-northeast3", "asia-northeast1", "asia-southeast1", "australia-southeast1")
+GPU_ZONE_TABLES = ("asia-northeast3", "asia-northeast1")
 
 
 def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -117,6 +118,12 @@ def synthetic_stack(folder: Path, services: int, regions: int) -> str:
         f"r{i}": {"location": LOCATIONS[i], "vpcCidr": f"10.{10 + 10 * i}.0.0/16"} for i in range(regions)
     }
     config["phasescale:phase"] = 4
+    # Room for every copy at its max replicas, or the scheduling check refuses the stack.
+    config.setdefault("phasescale:overrides", {}).setdefault("nodes", {})["maxNodes"] = 1000
+    if any(loc not in GPU_ZONE_TABLES for loc in LOCATIONS[:regions]):
+        # GPU pools go only to zones that sell the GPU, and components/gpu/zones.py has tables for the
+        # stacks' regions only: copies over more regions run without the GPU part (a few resources).
+        config["phasescale:parts"]["gpu"] = False
     (folder / "Pulumi.synth.yaml").write_text(yaml.safe_dump(doc))
     return "synth"
 
