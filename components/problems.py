@@ -24,7 +24,9 @@ class Problem:
     """What would be valid, in words a user can act on."""
 
     def render(self) -> str:
-        return f"{self.path}: got {self.value!r}; {self.expected}"
+        # Values are shown as the stack file spells them: booleans as YAML's true/false.
+        shown = ("true" if self.value else "false") if isinstance(self.value, bool) else repr(self.value)
+        return f"{self.path}: got {shown}; {self.expected}"
 
 
 class ConfigError(Exception):

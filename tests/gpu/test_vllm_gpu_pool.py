@@ -127,7 +127,7 @@ def test_existing_target_needs_a_known_machine_and_monitoring_is_required(
         "whose GPU the cluster has: " + ", ".join(gc.GKE_MACHINES)
     )
     assert got[1:] == [
-        "phasescale:parts.monitoring: got False; required with parts.gpu: the GPU autoscaler (KEDA) reads "
+        "phasescale:parts.monitoring: got false; required with parts.gpu: the GPU autoscaler (KEDA) reads "
         "vLLM and DCGM metrics from Prometheus"
     ]
 

@@ -230,7 +230,7 @@ def test_yaml_null_is_shown_as_null(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_boolean_is_not_a_number(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = GKE + '  phasescale:services:\n    api: {image: "ghcr.io/a/api:1", port: true}\n'
-    assert cli(tmp_path, capsys, text) == ["phasescale:services.api.port: got True; a number, not the boolean true"]
+    assert cli(tmp_path, capsys, text) == ["phasescale:services.api.port: got true; a number, not the boolean true"]
 
 
 def test_pulumi_up_raises_one_run_error_with_every_problem() -> None:

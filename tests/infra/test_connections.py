@@ -90,7 +90,7 @@ def test_database_without_the_postgres_part_is_a_config_error(tmp_path: Path) ->
     with pytest.raises(ConfigError) as err:
         planner.run("t", None, root=root)
     assert sorted(p.render() for p in err.value.problems) == [
-        "phasescale:services.api.cache: got True; needs phasescale:parts.redis true (no Redis to connect to)",
+        "phasescale:services.api.cache: got true; needs phasescale:parts.redis true (no Redis to connect to)",
         "phasescale:services.api.database: got {'poolSize': 5}; needs phasescale:parts.postgres true "
         "(no database to connect to)",
     ]

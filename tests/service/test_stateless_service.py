@@ -132,7 +132,7 @@ def test_scaling_validation_messages() -> None:
         "phasescale:services.auth.replicas.min: got 0; 0 needs autoscaling.scaleToZero: true (KEDA scales to zero); else 1 or more"
     ]
     assert [p.render() for p in sp.validate(auth(min_replicas=0, scale_to_zero=True), "p")] == [
-        "p.autoscaling.scaleToZero: got True; needs a custom metric (rpsPerPod, concurrentUsersPerPod or "
+        "p.autoscaling.scaleToZero: got true; needs a custom metric (rpsPerPod, concurrentUsersPerPod or "
         "queueLengthPerPod): CPU and memory cannot wake a service from zero"
     ]
     assert [p.render() for p in sp.validate(auth(min_replicas=3, max_replicas=2), "p")] == [
