@@ -160,22 +160,9 @@ class EksCluster(pulumi.ComponentResource):
                 policy_arn=f"arn:aws:iam::aws:policy/{policy}", opts=child,
             )
         self.node_role = node_role
-        system = node_group_scaling(self, name, "system", args.min_nodes, args.max_nodes)
-        self.system_nodes = aws.eks.NodeGroup(
-            f"{name}-system",
-            cluster_name=self.cluster.name,
-            node_group_name="system",
-            node_role_arn=node_role.arn,
-            subnet_ids=self.private_subnet_ids,
-            ami_type="AL2023_x86_64_STANDARD",
-            capacity_type="ON_DEMAND",
-            instance_types=[args.instance_type],
-            disk_size=args.disk_gib,
-            scaling_config=system.scaling_config,
-            update_config={"max_unavailable": 1},
-            labels={"phasescale/pool": "system"},
-            tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=system.ignore_changes),
+        self.system_nodes = self._node_group(
+            name, "system", args.instance_type, args.disk_gib, args.min_nodes, args.max_nodes,
+            {"phasescale/pool": "system"}, tags,
         )
         self.data_nodes = self._data_nodes(name, args, tags) if args.data_pool is not None else None
         ebs_csi_role = self.irsa_role(f"{name}-ebs-csi", *EBS_CSI_SERVICE_ACCOUNT, [EBS_CSI_POLICY])
@@ -195,6 +182,41 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.register_outputs({"name": self.cluster.name, "endpoint": self.cluster.endpoint})
 
+    def _node_group(
+        self,
+        name: str,
+        group: str,
+        instance_type: str,
+        disk_gib: int,
+        min_nodes: int,
+        max_nodes: int,
+        labels: dict[str, str],
+        tags: dict[str, str],
+        taints: list[dict[str, str]] | None = None,
+    ) -> aws.eks.NodeGroup:
+        """An AL2023 on-demand managed node group of ours in the private subnets, owned by this
+        cluster's autoscaler, scaled so that a phase move's new bounds are accepted
+        (:func:`node_group_scaling`)."""
+        scaling = node_group_scaling(self, name, group, min_nodes, max_nodes)
+        extra = {"taints": taints} if taints else {}
+        return aws.eks.NodeGroup(
+            f"{name}-{group}",
+            cluster_name=self.cluster.name,
+            node_group_name=group,
+            node_role_arn=self.node_role.arn,
+            subnet_ids=self.private_subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=[instance_type],
+            disk_size=disk_gib,
+            scaling_config=scaling.scaling_config,
+            update_config={"max_unavailable": 1},
+            labels=labels,
+            tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true"},
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=scaling.ignore_changes),
+            **extra,
+        )
+
     def _data_nodes(self, name: str, args: EksClusterArgs, tags: dict[str, str]) -> aws.eks.NodeGroup:
         """The data node group: AL2023, on demand, tainted and labelled for the data tier. EKS does not
         copy node group tags to its Auto Scaling group, so the autoscaler's node-template tags are set
@@ -202,24 +224,10 @@ class EksCluster(pulumi.ComponentResource):
         pool = args.data_pool
         assert pool is not None
         template = autoscaler_template_tags(dict(DATA_LABELS), [(DATA_TAINT.key, DATA_TAINT.value, DATA_TAINT.effect)])
-        scaling = node_group_scaling(self, name, "data", pool.min_nodes, pool.max_nodes)
-        group = aws.eks.NodeGroup(
-            f"{name}-data",
-            cluster_name=self.cluster.name,
-            node_group_name="data",
-            node_role_arn=self.node_role.arn,
-            subnet_ids=self.private_subnet_ids,
-            ami_type="AL2023_x86_64_STANDARD",
-            capacity_type="ON_DEMAND",
-            instance_types=[pool.machine_type],
-            disk_size=pool.disk_gib,
-            scaling_config=scaling.scaling_config,
-            update_config={"max_unavailable": 1},
-            labels=dict(DATA_LABELS),
+        group = self._node_group(
+            name, "data", pool.machine_type, pool.disk_gib, pool.min_nodes, pool.max_nodes,
+            dict(DATA_LABELS), {**tags, **template},
             taints=[{"key": DATA_TAINT.key, "value": DATA_TAINT.value, "effect": "NO_SCHEDULE"}],
-            tags={**tags, f"k8s.io/cluster-autoscaler/{name}": "owned", "k8s.io/cluster-autoscaler/enabled": "true",
-                  **template},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=scaling.ignore_changes),
         )
         asg = group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name if rs else None)
         for key, value in template.items():
