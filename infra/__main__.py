@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--to-phase", type=_phase, required=True)
     d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     sub.add_parser("reference", help="print the config reference (the README's, generated)")
+    sub.add_parser("preflight", help="(used by the program under pulumi up) the plan checks of a config read from stdin")
     a = sub.add_parser("advise", help="should the stack move up or down a phase? (live Prometheus)")
     advise_arguments(a)
     args = parser.parse_args(argv)
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from infra import plan as planner
 
+    if args.command == "preflight":
+        status, answer = planner.preflight_child(sys.stdin.read())
+        print(answer)
+        return status
     root = args.dir or planner.ROOT
     if not planner.stack_file(args.stack, root).exists():
         print(f"no stack file {planner.stack_file(args.stack, root)}", file=sys.stderr)

@@ -19,7 +19,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import stackfile
+from components.problems import raise_if_any
+from infra import deployability, stackfile
 from infra.config import SECRET_KEYS
 from infra.recording import PROJECT, REDACTED, Record, _RecordingMonitor, record
 from infra.settings import NAMESPACE, Settings
@@ -95,9 +96,11 @@ def run(
     phase: int | None = None,
     root: Path = ROOT,
     program: Callable[[Settings], None] | None = None,
+    check: bool = True,
 ) -> Plan:
     """Resolve ``Pulumi.<stack>.yaml`` (with an optional phase override) and run the program under
-    mocks. Raises ``ConfigError`` before any registration when the config is invalid."""
+    mocks. Raises ``ConfigError`` before any registration when the config is invalid, and (with
+    ``check``) after recording when the plan is not deployable (``infra.deployability``)."""
     from infra.load import load  # late import: the composition imports every component
     from infra.stack import build
 
@@ -107,7 +110,10 @@ def run(
         raw[f"{NAMESPACE}:phase"] = str(phase)
     body = program or build
     records = record(lambda: body(settings), stack, raw, secret_keys)
-    return Plan(stack=stack, settings=settings, records=records)
+    plan = Plan(stack=stack, settings=settings, records=records)
+    if check:  # the checks that need the plan's own objects (infra/deployability.py)
+        raise_if_any(deployability.plan_problems(settings, plan.manifests(), plan.helm_releases()))
+    return plan
 
 
 def _slug(text: str) -> str:
@@ -238,6 +244,23 @@ def summary(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def preflight_child(stdin: str) -> tuple[int, str]:
+    """``python -m infra preflight``: the child side of :func:`infra.deployability.preflight`. Reads
+    ``{"config", "secretKeys", "stack"}`` as JSON, records the program under mocks and answers the
+    deployability problems as a JSON list (``[]`` when there are none). Exit 0 whenever it answers:
+    the parent treats any other exit as a failed check, never as a pass."""
+    from infra.load import load  # late import: the composition imports every component
+    from infra.stack import build
+
+    request = json.loads(stdin)
+    raw, secret_keys, stack = request["config"], frozenset(request["secretKeys"]), request["stack"]
+    settings = load(raw, secret_keys, stack)
+    plan = Plan(stack=stack, settings=settings, records=record(lambda: build(settings), stack, raw, secret_keys))
+    found = deployability.plan_problems(settings, plan.manifests(), plan.helm_releases())
+    rendered = [{"path": p.path, "value": p.value, "expected": p.expected} for p in found]
+    return 0, json.dumps(rendered, default=str)
+
+
 def pulumi_program() -> None:
     """Entry point under the real engine (``__main__.py``): config from Pulumi, errors without
     a traceback."""
@@ -251,6 +274,8 @@ def pulumi_program() -> None:
     secret_keys = frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
     try:
         settings = load(raw, secret_keys, pulumi.get_stack())
+        # The checks that need the plan's own objects, before the first registration.
+        raise_if_any(deployability.preflight(raw, secret_keys, pulumi.get_stack()))
         build(settings)
     except ConfigError as err:
         raise pulumi.RunError(err.render()) from None

@@ -329,6 +329,7 @@ def rule_groups(
     ]
     up = triggers or PHASE_TRIGGERS.get(phase)
     down = down_triggers or PHASE_DOWN_TRIGGERS.get(phase)
+    up, down = (t if t is not None and t.conditions else None for t in (up, down))  # none left: no group
     if up is not None or down is not None:
         groups.append(_phase_group(thresholds, phase, up, down, src, alert))
     return groups

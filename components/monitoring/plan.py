@@ -19,10 +19,23 @@ from typing import Any
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
+    API_P95,
+    CACHE_MISS,
+    CHURN,
+    CONCURRENT,
+    CONVERSION,
+    DAU,
+    DB_DISK,
+    DB_TPS,
     GPU_UTIL,
+    GROWTH,
     LLM_QUEUE_WAIT,
+    NPS,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
+    REDIS_MEMORY,
+    REVENUE_COST,
+    USERS,
     AlertThresholds,
     MetricSources,
     PhaseTriggers,
@@ -55,6 +68,13 @@ MANAGED_OFF_RULES = ("etcd", "kubeControllerManager", "kubeProxy", "kubeSchedule
 GPU_GROUP = "phasescale.gpu"
 GPU_SIGNALS = frozenset({GPU_UTIL, LLM_QUEUE_WAIT})
 """Trigger signals read from dcgm-exporter and vLLM: dropped with the GPU alerts when there is no GPU pool."""
+DATABASE_GROUP, DATABASE_SIGNALS = "phasescale.database", frozenset({DB_TPS, DB_DISK})
+CACHE_GROUP, CACHE_SIGNALS = "phasescale.cache", frozenset({CACHE_MISS, REDIS_MEMORY})
+"""Likewise for a stack without PostgreSQL or without Redis: no exporter could produce their series."""
+API_GROUP = "phasescale.api"
+SERVICE_SIGNALS = frozenset({API_P95, CONCURRENT, USERS, DAU, GROWTH, REVENUE_COST, CONVERSION, CHURN, NPS})
+"""Series only the stack's Kubernetes services export (README "Services are expected to export"):
+a stack without one (Cloud Run only, or no services yet) has no API rules and no product conditions."""
 SELECTORS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
 
 
@@ -91,6 +111,20 @@ class MonitoringPlan:
     gpu: bool = True
     """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
     conditions leave the phase's move-up and move-down conditions (nothing could ever produce their series)."""
+    postgres: bool = True
+    """The postgres part is on (False: no database alerts or conditions, as for ``gpu``)."""
+    redis: bool = True
+    """The redis part is on (False: no cache alerts or conditions)."""
+    app_metrics: bool = True
+    """Some Kubernetes service of the stack is scraped (False: no API rules and no product conditions)."""
+
+    @property
+    def absent(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Rule groups and trigger signals of the parts this stack does not deploy."""
+        off = [(g, s) for on, g, s in ((self.gpu, GPU_GROUP, GPU_SIGNALS), (self.postgres, DATABASE_GROUP, DATABASE_SIGNALS),
+                                        (self.redis, CACHE_GROUP, CACHE_SIGNALS),
+                                        (self.app_metrics, API_GROUP, SERVICE_SIGNALS)) if not on]  # fmt: skip
+        return frozenset(g for g, _ in off), frozenset(x for _, sig in off for x in sig)
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -113,10 +147,10 @@ def validate(plan: MonitoringPlan, sizes_path: str) -> list[Problem]:
     return []
 
 
-def _without_gpu(triggers: PhaseTriggers | None) -> PhaseTriggers | None:
-    if triggers is None:
-        return None
-    kept = tuple(c for c in triggers.conditions if c.signal not in GPU_SIGNALS)
+def _without(triggers: PhaseTriggers | None, signals: frozenset[str]) -> PhaseTriggers | None:
+    if triggers is None or not signals:
+        return triggers
+    kept = tuple(c for c in triggers.conditions if c.signal not in signals)
     return replace(triggers, conditions=kept, required=min(triggers.required, len(kept)))
 
 
@@ -124,11 +158,12 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
     up, down = PHASE_TRIGGERS.get(plan.phase), PHASE_DOWN_TRIGGERS.get(plan.phase)
+    groups_off, signals_off = plan.absent
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
-        triggers=up if plan.gpu else _without_gpu(up), down_triggers=down if plan.gpu else _without_gpu(down),
+        triggers=_without(up, signals_off), down_triggers=_without(down, signals_off),
     )  # fmt: skip
-    return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
+    return [g for g in out if g["name"] not in groups_off]
 
 
 def prometheus_rule(plan: MonitoringPlan) -> dict[str, Any]:

@@ -58,6 +58,9 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         runbook_base_url=cfg.runbook_base_url,
         managed_control_plane=stack.cluster.target in (Target.GKE, Target.EKS),
         gpu=stack.parts.gpu,
+        postgres=stack.parts.postgres,
+        redis=stack.parts.redis,
+        app_metrics=any(s.runtime is Runtime.KUBERNETES for s in stack.services.values()),
     )
 
 

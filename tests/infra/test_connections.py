@@ -101,10 +101,14 @@ def test_the_secret_check_names_a_pod_reading_a_secret_nobody_creates(
 ) -> None:
     # Skip the config check, so the program wires the env of a database that is not built.
     monkeypatch.setattr(composition, "connection_problems", lambda settings: [])
-    plan = planner.run("t", None, root=_stack(tmp_path, "existing", 1, {"api": API}, parts={"postgres": False}))
+    root = _stack(tmp_path, "existing", 1, {"api": API}, parts={"postgres": False})
+    plan = planner.run("t", None, root=root, check=False)
     problems = plan_problems(plan.settings, plan.manifests())
     assert [(p.path, p.value) for p in problems] == [("seoul-k8s/phasescale/Deployment/api", "seoul-pg-connection")]
     assert problems[0].expected.startswith("a Secret the plan creates, one an operator the plan deploys makes")
+    with pytest.raises(ConfigError) as err:  # the plan itself refuses it (infra/deployability.py)
+        planner.run("t", None, root=root)
+    assert err.value.problems == problems
 
 
 def test_cloud_run_services_cannot_declare_a_database(tmp_path: Path) -> None:

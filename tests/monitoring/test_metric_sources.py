@@ -3,56 +3,20 @@ deploys, in every cluster of every stack at every phase (``components.monitoring
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
-
 import pytest
 
-from components.monitoring.metrics import Producer, metric_names, producers, unproduced
-from infra import plan as planner
+from components.monitoring.metrics import Producer, metric_names, unproduced
+from infra.deployability import known_gaps, metric_reads
 from tests.planning import PHASES, STACKS, plan_of
-
-
-def per_cluster(plan: planner.Plan) -> dict[str, tuple[list[dict[str, Any]], dict[str, str], set[Producer]]]:
-    manifests: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for cluster, obj in plan.manifests():
-        manifests[cluster].append(obj)
-    releases: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for cluster, rel in plan.helm_releases():
-        releases[cluster].append(rel)
-    services = [n for n, s in plan.settings.stack.services.items() if s.runtime.value == "kubernetes"]
-    out = {}
-    for cluster, objs in manifests.items():
-        groups = [g for o in objs if o["kind"] == "PrometheusRule" for g in o["spec"]["groups"]]
-        keda = {
-            f"ScaledObject {o['metadata']['name']} trigger {i}": t["metadata"]["query"]
-            for o in objs if o["kind"] == "ScaledObject"
-            for i, t in enumerate(o["spec"]["triggers"]) if t["type"] == "prometheus"
-        }  # fmt: skip
-        out[cluster] = (groups, keda, producers(objs, releases[cluster], services))
-    return out
-
-
-def known_gaps(plan: planner.Plan) -> set[Producer]:
-    """OPEN (issue 10): Memorystore for Redis Cluster authenticates with IAM access tokens, which
-    redis_exporter cannot send, so no exporter scrapes it and the cache rules have no data there
-    (README "Monitoring"). Every other managed engine has its exporter (components/monitoring/
-    exporters.py). Listed so the gap is exact: a new unproduced metric fails, and scraping the
-    cluster fails until its line goes."""
-    stack = plan.settings.stack
-    gaps = set()
-    if stack.parts.redis and stack.redis.engine.value == "memorystore" and plan.settings.sizes.redis.mode == "cluster":
-        gaps.add(Producer.REDIS_EXPORTER)
-    return gaps
 
 
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_metric_read_is_produced(stack: str, phase: int) -> None:
     plan = plan_of(stack, phase)
-    clusters = per_cluster(plan)
+    clusters = metric_reads(plan.settings, plan.manifests(), plan.helm_releases())
     assert clusters
-    gaps = known_gaps(plan)
+    gaps = known_gaps(plan.settings)
     for cluster, (groups, keda, found) in clusters.items():
         assert groups, cluster
         assert unproduced(groups, keda, found | gaps) == [], (cluster, sorted(found))
