@@ -44,7 +44,7 @@ def phase3(tmp_path_factory: pytest.TempPathFactory) -> planner.Plan:
 
 @pytest.mark.parametrize(("instances", "prefix"), [
     (1, 26), (12, 26),     # 48 + 4 addresses: the /26 minimum
-    (13, 25), (28, 25),    # 112 + 4 fit a /25 (128), 29 need 116 + 4 = 120... still /25
+    (13, 25), (28, 25),    # 52 -> 64 + 4 needs a /25; 28: 112 + 4 is all a /25 (128) holds
     (50, 24), (60, 24),    # the catalog's top (50): 200 -> 208 + 4 = 212 -> /24
     (61, 23), (1020, 20),  # 1,020 is what the /20 room holds
     (1021, 19),
