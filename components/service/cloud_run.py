@@ -8,9 +8,13 @@ With ``vpc`` the service sends private-range traffic into the region's GKE VPC b
 pulumi-gcp 10.2.0 ``cloudrunv2.Service`` ``ServiceTemplateVpcAccessArgs``) and reads its connection
 settings as env: constants as values, addresses and credentials as Secret Manager references
 (``valueSource.secretKeyRef`` with the secret and the version number, so a new value rolls a new
-revision). Its own service account gets ``roles/secretmanager.secretAccessor`` on exactly the
-secrets it reads, and ``roles/redis.dbConnectionUser`` when the cache is a Memorystore cluster (IAM
-auth: the app sends an access token of this account as the AUTH password).
+revision: env secrets are resolved at instance start-up, and Google recommends pinning a version
+rather than ``latest``; Cloud Run docs, "Configure secrets for services"). Its own service account
+gets ``roles/secretmanager.secretAccessor`` on exactly the secrets it reads, granted before the
+service (a deployment checks that the account can read every secret it names, same page), and
+``roles/redis.dbConnectionUser`` when the cache is a Memorystore cluster (IAM auth: the app sends
+an access token of this account as the AUTH password). Memorystore is reached on its authorized
+network by Direct VPC egress (Cloud Run docs, "Connect to a Redis instance from a Cloud Run service").
 """
 
 from __future__ import annotations
