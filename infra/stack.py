@@ -18,6 +18,7 @@ from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, 
 from components.cluster.eks import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
 from components.sdk import aws
+from components.service import cloud_run_plan as crp
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
@@ -173,6 +174,7 @@ def build_region(
                     env=plan.env,
                     deletion_protection=cfg.protect_stateful,
                     vpc=cloud_run.vpc_access(ctx, run_access, svc),
+                    account_id=crp.account_id(name, rc.key, primary),
                 ),
             )
             services[name] = f"cloudrun {plan.min_replicas}-{plan.max_replicas}"

@@ -62,6 +62,8 @@ class CloudRunServiceArgs:
     env: tuple[tuple[str, str], ...] = ()
     deletion_protection: bool = False
     vpc: VpcAccess | None = None
+    account_id: str | None = None
+    """The service account id; default ``run-<service>`` (``cloud_run_plan.account_id``)."""
 
 
 class CloudRunService(pulumi.ComponentResource):
@@ -71,7 +73,7 @@ class CloudRunService(pulumi.ComponentResource):
         self.account = gcp.serviceaccount.Account(
             f"{name}-sa",
             project=args.project,
-            account_id=f"run-{args.service}"[:30],
+            account_id=args.account_id or f"run-{args.service}"[:30],
             display_name=f"Cloud Run service {args.service}",
             opts=child,
         )

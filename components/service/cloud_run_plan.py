@@ -38,6 +38,7 @@ Service Connect for a cluster) is reached on its private IP with no Kubernetes h
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,17 @@ def subnet_problems(instances: Mapping[str, int], path: str) -> list[Problem]:
     return [Problem(path, shown, f"Cloud Run services of a region may reach {capacity(BLOCK_PREFIX)} instances "
                                  f"together (their Direct VPC egress subnet grows to a /{BLOCK_PREFIX}: 4 addresses "
                                  f"per instance, in blocks of {BLOCK}); these reach {total}: lower their max instances")]
+
+
+def account_id(service: str, region: str, primary: bool) -> str:
+    """The Google service account id of a Cloud Run service in one region: ``run-<service>`` in the
+    primary region (the id it always had), ``run-<service>-<region>`` in the others, since ids are
+    unique in a project; cut to the 30 characters allowed with a hash of the whole."""
+    base = f"run-{service}"
+    if primary:
+        return base[:30]
+    full = f"{base}-{region}"
+    return full if len(full) <= 30 else f"{full[:21]}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
 
 
 # --- Targets in the cluster ---------------------------------------------------------------------

@@ -210,3 +210,12 @@ def test_more_instances_than_the_subnet_room_holds_is_refused(tmp_path: Path) ->
             "api": big, "jobs": {**big, "image": "asia-northeast3-docker.pkg.dev/proj/app/jobs:1.0.0"}}}))
     assert [(p.path, p.value) for p in err.value.problems] == [("phasescale:services", {"api": 1000, "jobs": 1000})]
     assert err.value.problems[0].expected.startswith("Cloud Run services of a region may reach 1020 instances together")
+
+
+def test_each_region_has_its_own_service_account_id() -> None:
+    # Ids are unique in a project: the primary keeps the id it always had, the others add their region.
+    assert crp.account_id("api", "seoul", primary=True) == "run-api"
+    assert crp.account_id("api", "tokyo", primary=False) == "run-api-tokyo"
+    long = crp.account_id("recommendation-engine", "singapore", primary=False)
+    assert len(long) == 30 and long.startswith("run-recommendation-en-")
+    assert long != crp.account_id("recommendation-engine", "singapore2", primary=False)
