@@ -32,8 +32,9 @@ firewall rule that admits ``spec.loadBalancerSourceRanges`` (here: the Cloud Run
 nodes (GKE docs, "LoadBalancer Service parameters"). ``externalTrafficPolicy: Local`` keeps the
 client's source address on the packets the pods receive (same page, "External traffic policy"), so a
 NetworkPolicy can admit exactly the Cloud Run subnet by ``ipBlock``; it is added beside the target's
-own policy (NetworkPolicies are additive). Memorystore (private services access peering, or Private
-Service Connect for a cluster) is reached on its private IP with no Kubernetes hop.
+own policy (NetworkPolicies are additive). Memorystore (direct peering with the VPC, or Private
+Service Connect endpoints in the node subnet for a cluster) is reached on its private IP with no
+Kubernetes hop (Cloud Run docs, "Connect to a Redis instance from a Cloud Run service").
 """
 
 from __future__ import annotations
