@@ -32,6 +32,7 @@ API_OF: dict[str, tuple[str, ...]] = {
     "sql": ("sqladmin.googleapis.com",),
     "servicenetworking": ("servicenetworking.googleapis.com",),  # Cloud SQL private IP peering
     "cloudrunv2": ("run.googleapis.com",),
+    "secretmanager": ("secretmanager.googleapis.com",),  # Cloud Run's connection secrets
 }
 
 API_OF_TYPE: dict[str, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from components.cdn import plan as cp
 from components.problems import Problem
+from components.service import cloud_run_plan as crp
 from infra.config import PostgresEngine, RedisEngine, Runtime, Target
 from infra.parts import cdn, milvus, postgres, redis
 from infra.settings import Settings
@@ -75,7 +76,9 @@ def check(settings: Settings, stack_name: str) -> list[Problem]:
     if target is Target.GKE:
         for name, svc in cfg.services.items():
             if svc.runtime is Runtime.CLOUDRUN:
-                named.append(("service account id", f"run-{name}"[:30], SERVICE_ACCOUNT_ID, f"phasescale:services.{name}"))
+                for i, key in enumerate(settings.active_regions):
+                    named.append(("service account id", crp.account_id(name, key, i == 0), SERVICE_ACCOUNT_ID,
+                                  f"phasescale:services.{name}"))
     return _problems(named, stack_name)
 
 

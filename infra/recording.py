@@ -156,6 +156,8 @@ class _Mocks(mocks.Mocks):
             out["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.example.invalid/id/{name}"}]}]
         if typ == "gcp:redis/instance:Instance":
             out["persistenceIamIdentity"] = "serviceAccount:service-000000000000@cloud-redis.iam.gserviceaccount.com"
+        if typ == "gcp:secretmanager/secretVersion:SecretVersion":
+            out["version"] = "1"  # Cloud Run pins the version number it reads
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             out["url"] = inputs.get("url", "")
         return f"{name}-id", out

@@ -113,10 +113,5 @@ def connection_problems(settings: Settings) -> list[Problem]:
                                     "needs phasescale:parts.postgres true (no database to connect to)"))
         if svc.cache and not settings.stack.parts.redis:
             problems.append(Problem(f"{path}.cache", True, "needs phasescale:parts.redis true (no Redis to connect to)"))
-        if svc.runtime is Runtime.CLOUDRUN and (svc.database is not None or svc.cache):
-            problems.append(Problem(
-                f"{path}.runtime", svc.runtime.value,
-                "database and cache are wired for runtime kubernetes only (Cloud Run has no path to the "
-                "in-cluster poolers or the cluster's Redis); use runtime kubernetes",
-            ))
+        # Cloud Run's reach (Direct VPC egress, what it cannot reach): infra/cloud_run.problems.
     return problems

@@ -18,9 +18,11 @@ from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, 
 from components.cluster.eks import cluster_autoscaler_policy
 from components.problems import Problem, raise_if_any
 from components.sdk import aws
+from components.service import cloud_run_plan as crp
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
+from infra import cloud_run
 from infra.apis import enable_apis
 from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
@@ -37,7 +39,7 @@ PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") fo
 
 def validate(settings: Settings) -> list[Problem]:
     """Every cross-field check of the stack, before anything is registered."""
-    problems: list[Problem] = connection_problems(settings)
+    problems: list[Problem] = connection_problems(settings) + cloud_run.problems(settings)
     for part, module in PARTS.items():
         if getattr(settings.stack.parts, part):
             problems += module.validate(settings)
@@ -145,6 +147,7 @@ def build_region(
         if part != "monitoring" and getattr(cfg.parts, part):
             outputs[part] = module.build(ctx)
     after_addons = ctx.k8s_opts()
+    run_access = cloud_run.build_access(ctx)
     services: dict[str, str] = {}
     redis = PARTS["redis"].plan(settings)
     for name, svc in cfg.services.items():
@@ -170,6 +173,8 @@ def build_region(
                     health_path=svc.health_path,
                     env=plan.env,
                     deletion_protection=cfg.protect_stateful,
+                    vpc=cloud_run.vpc_access(ctx, run_access, svc),
+                    account_id=crp.account_id(name, rc.key, primary),
                 ),
             )
             services[name] = f"cloudrun {plan.min_replicas}-{plan.max_replicas}"

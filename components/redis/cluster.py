@@ -18,6 +18,7 @@ its kind (or tier), so a mode change is a replacement the diff names, and ``prot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -95,6 +96,8 @@ class RedisCluster(pulumi.ComponentResource):
         text_port = pulumi.Output.from_input(port).apply(lambda p: str(p or rp.REDIS_PORT))
         data = rc.connection_data(plan, pulumi.Output.from_input(host).apply(lambda h: h or ""), text_port,
                                   secret_password, ca)
+        self.connection_data: dict[str, Any] = data
+        """The Secret's values (Cloud Run reads the same ones from Secret Manager)."""
         self.connection_secret = k8s.core.v1.Secret(
             f"{name}-connection",
             metadata={"name": rc.secret_name(plan), "namespace": plan.namespace, "labels": ro.labels(plan)},

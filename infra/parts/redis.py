@@ -233,6 +233,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             subnet_ids=eks.private_subnet_ids,
         ))
         component = RedisCluster(name, args, opts=_managed_opts(ctx))
+    ctx.built["redis"] = component
     backup = backup_plan(ctx.settings, p, pulumi.get_stack(), ctx.key, ctx.cluster.location, args.cloud_name)
     if backup.enabled:
         providers: list[pulumi.ProviderResource] = [ctx.cluster.provider]

@@ -111,14 +111,6 @@ def test_the_secret_check_names_a_pod_reading_a_secret_nobody_creates(
     assert err.value.problems == problems
 
 
-def test_cloud_run_services_cannot_declare_a_database(tmp_path: Path) -> None:
-    root = _stack(tmp_path, "gke", 1, {"job": {"image": "gcr.io/x/job:1.0.0", "runtime": "cloudrun",
-                                                "database": {"poolSize": 2}}})
-    with pytest.raises(ConfigError) as err:
-        planner.run("t", None, root=root)
-    assert any(p.path == "phasescale:services.job.runtime" and p.value == "cloudrun" for p in err.value.problems)
-
-
 def test_secret_refs_reads_every_kind_of_reference() -> None:
     pod = {
         "containers": [{
