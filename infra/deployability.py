@@ -18,6 +18,7 @@ problems before the first registration, as a config error is.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -98,9 +99,11 @@ def preflight(raw: Mapping[str, Any], secret_keys: frozenset[str], stack: str) -
     """Under the real engine: record the program with this config in a child process and return its
     deployability problems. The config (secrets included) goes through a pipe, never a file."""
     payload = json.dumps({"config": dict(raw), "secretKeys": sorted(secret_keys), "stack": stack})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}  # the child talks to mocks only
     proc = subprocess.run(
-        [sys.executable, "-m", "infra", "preflight"], input=payload, capture_output=True, text=True, cwd=ROOT, check=False
-    )
+        [sys.executable, "-m", "infra", "preflight"],
+        input=payload, capture_output=True, text=True, cwd=ROOT, env=env, check=False,
+    )  # fmt: skip
     if proc.returncode != 0:  # the child answers with exit 0; anything else is a crash, never a pass
         return [Problem("phasescale (preflight)", proc.returncode, f"the offline check of this config to finish: {proc.stderr[-2000:]}")]
     return [_problem(p) for p in json.loads(proc.stdout)]

@@ -62,13 +62,14 @@ def test_preflight_sends_the_config_on_stdin_and_reads_problems(monkeypatch: pyt
     seen: dict[str, Any] = {}
 
     def fake_run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-        seen.update(cmd=cmd[1:], request=json.loads(kw["input"]))
+        seen.update(cmd=cmd[1:], request=json.loads(kw["input"]), pulumi_env=[k for k in kw["env"] if k.startswith("PULUMI_")])
         return _completed(0, json.dumps([{"path": "c: A", "value": "m", "expected": "e"}]))
 
     monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setenv("PULUMI_MONITOR", "127.0.0.1:1")  # the engine's: never handed to the child
     assert deployability.preflight({"phasescale:phase": "1"}, frozenset({"x"}), "s") == [Problem("c: A", "m", "e")]
     assert seen == {"cmd": ["-m", "infra", "preflight"],
-                    "request": {"config": {"phasescale:phase": "1"}, "secretKeys": ["x"], "stack": "s"}}
+                    "request": {"config": {"phasescale:phase": "1"}, "secretKeys": ["x"], "stack": "s"}, "pulumi_env": []}
     # A crash of the child is a failed check, never a pass.
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: _completed(1, "", "Traceback ...\nKeyError: 'x'"))
     [problem] = deployability.preflight({}, frozenset(), "s")
