@@ -8,15 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from components.cluster import tls_plan
 from components.problems import ConfigError
+from components.versions import CHARTS
 from infra import plan as planner
 from infra.config_tls import DnsZone
 from infra.load import load
-from tests.planning import k8s_objects, plan_of
+from tests.planning import ROOT, k8s_objects, plan_of
 
 CERT = "kubernetes:cert-manager.io/v1:Certificate"
 ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
@@ -207,3 +209,16 @@ def test_the_dns01_service_accounts_of_two_regions_must_not_meet_after_truncatio
         load(_doc("gke", 4, GKE_ZONE, api=API), frozenset(), "abcdefghijklmnopqrstuvw")
     clash = [p for p in err.value.problems if p.value == "dns01-abcdefghijklmnopqrstuvw"]
     assert [p.path for p in clash] == ["phasescale:regions.jakarta"] and "derives the same" in clash[0].expected
+
+
+@pytest.mark.parametrize(("stack", "phase"), [("prod", 4), ("prod-aws", 4), ("dev", 1)])
+def test_cert_manager_values_fit_the_pinned_charts_schema(stack: str, phase: int) -> None:
+    """Helm applies the chart's values.schema.json at install (unknown keys refused): a misspelt
+    ``serviceAccount.annotation`` would fail `pulumi up`, not the plan."""
+    schema = json.loads((ROOT / "validation" / "charts" / "cert-manager-values.schema.json").read_text())
+    releases = [r for _, r in plan_of(stack, phase).helm_releases() if r["chart"] == "cert-manager"]
+    assert releases and all(r["version"] == CHARTS["cert-manager"].version == "v1.20.3" for r in releases)
+    for release in releases:
+        jsonschema.validate(release["values"], schema)
+    with pytest.raises(jsonschema.ValidationError, match="'annotation' was unexpected"):
+        jsonschema.validate({"serviceAccount": {"annotation": {}}}, schema)
