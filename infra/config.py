@@ -9,51 +9,13 @@ catalog value for this stack.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, model_validator
 
 from infra import rules
-from infra.rules import is_int_field
-
-NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-"""DNS-1123 label: the shape of every name that becomes a Kubernetes or cloud name."""
-
-Name = Annotated[str, Field(pattern=NAME_RE, max_length=40)]
-Cidr = Annotated[str, AfterValidator(rules.cidr)]
-DnsName = Annotated[str, AfterValidator(rules.dns_subdomain)]
-"""A DNS-1123 subdomain (Kubernetes object names such as Secrets and StorageClasses; hosts)."""
-class Model(BaseModel):
-    """Base of every config model: camelCase keys in YAML, unknown keys rejected, immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        use_enum_values=False,
-    )
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
-        """``port: true`` is a mistake, not port 1: numbers must be written as numbers."""
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and is_int_field(field.annotation):
-            if isinstance(value, bool):
-                raise ValueError(f"a number, not the boolean {str(value).lower()}")
-            if isinstance(value, str) and not value.isascii():
-                raise ValueError("a number written with the digits 0-9")
-        return value
+from infra.config_base import NAME_RE, Cidr, DnsName, Model, Name
+from infra.config_tls import DnsZone
 
 
 class Target(StrEnum):
@@ -121,6 +83,11 @@ class Cluster(Model):
         description="E-mail of the Let's Encrypt account that issues the Ingress hosts' certificates (expiry "
         "notices). Required in production and staging when an Ingress exists; none: no certificates.",
     )
+    dns_zone: DnsZone | None = Field(
+        default=None,
+        description="The public DNS zone of the Ingress hosts, for ACME DNS-01 (Cloud DNS on gke, Route53 on eks): "
+        "required when two active regions serve a host; none: every certificate over HTTP-01.",
+    )
 
 
 class Replicas(Model):
@@ -151,10 +118,17 @@ class Autoscaling(Model):
 
 
 class IngressRoute(Model):
-    host: DnsName
+    host: DnsName | None = Field(
+        default=None, description="The host in every region without its own in regionHosts (required unless "
+        "regionHosts names every region).",
+    )
     path_prefix: Annotated[str, AfterValidator(rules.url_path)] = "/"
     tls_secret: DnsName | None = Field(
         default=None, description="Secret holding the TLS certificate; none means cert-manager."
+    )
+    region_hosts: dict[Name, DnsName] = Field(
+        default_factory=dict, description="A region's own host (region key -> host), e.g. {korea: api.koto-kr.com, "
+        "indonesia: api.koto-id.com}: that region's Ingress and certificate carry it instead of host.",
     )
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from components.cluster.eks import subnet_plan
 from components.cluster.gke import subnet_ranges
 from components.problems import Problem
+from infra import tls
 from infra.catalog import PhaseSizes
 from infra.config import StackConfig, Target
 from infra.rules import AWS_REGIONS, GCP_REGIONS
@@ -26,7 +27,8 @@ that name would collide with the object or the keyword."""
 
 def check(stack: StackConfig, sizes: PhaseSizes | None) -> list[Problem]:
     """Every cross-key check of the stack; ``sizes`` is None when the phase itself is invalid."""
-    return regions(stack, sizes) + services(stack) + _memorystore(stack, sizes)
+    active = None if sizes is None else list(stack.regions)[: None if sizes.regions.multi_region else 1]
+    return regions(stack, sizes) + services(stack) + _memorystore(stack, sizes) + tls.problems(stack, active)
 
 
 MEMORYSTORE_MAX_GIB = 300
@@ -109,16 +111,19 @@ def _zone_problems(path: str, location: str, zones: list[str], target: Target) -
 
 def services(stack: StackConfig) -> list[Problem]:
     found = []
-    routes: dict[tuple[str, str], str] = {}
+    routes: dict[tuple[str, str, str], str] = {}
     for name, svc in stack.services.items():
         if name in RESERVED_SERVICE_NAMES or any(name.startswith(f"{r}-pg") for r in stack.regions):
             found.append(Problem(f"{P}services.{name}", name, "a name of its own, not one of "
                                  f"{', '.join(sorted(RESERVED_SERVICE_NAMES))} nor <region>-pg*"))
         if svc.ingress is None:
             continue
-        route = (svc.ingress.host, svc.ingress.path_prefix.rstrip("/") or "/")
-        if route in routes:
-            found.append(Problem(f"{P}services.{name}.ingress", f"{route[0]}{svc.ingress.path_prefix}",
-                                 f"a host and path of its own: services.{routes[route]} already routes it"))
-        routes.setdefault(route, name)
+        for region in stack.regions:  # a route per region: regionHosts may give a region its own host
+            host = tls.route_host(svc.ingress, region)
+            route = (region, host or "", svc.ingress.path_prefix.rstrip("/") or "/")
+            if host is not None and route in routes and routes[route] != name:
+                found.append(Problem(f"{P}services.{name}.ingress", f"{host}{svc.ingress.path_prefix}",
+                                     f"a host and path of its own: services.{routes[route]} already routes it"))
+                break
+            routes.setdefault(route, name)
     return found

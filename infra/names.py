@@ -12,11 +12,12 @@ import re
 from collections import defaultdict
 
 from components.cdn import plan as cp
+from components.cluster import tls_plan
 from components.problems import Problem
 from components.service import cloud_run_plan as crp
 from infra.config import PostgresEngine, RedisEngine, Runtime, Target
 from infra.parts import cdn, milvus, postgres, redis
-from infra.settings import Settings
+from infra.settings import Settings, has_ingress
 
 GKE_CLUSTER = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
 """GKE cluster names: up to 40 lowercase letters, digits, hyphens, a letter first, no trailing hyphen
@@ -50,6 +51,8 @@ def check(settings: Settings, stack_name: str) -> list[Problem]:
         named.append(("cluster name", cluster, GKE_CLUSTER if target is Target.GKE else EKS_CLUSTER, path))
         if target is Target.GKE:
             named.append(("service account id", f"{cluster}-nodes"[:30], SERVICE_ACCOUNT_ID, path))
+            if cfg.cluster.dns_zone is not None and cfg.cluster.acme_email and has_ingress(cfg):
+                named.append(("service account id", tls_plan.dns01_account_id(cluster), SERVICE_ACCOUNT_ID, path))
         if cfg.parts.postgres:
             if cfg.postgres.engine is PostgresEngine.CNPG:
                 named.append(("bucket name", postgres.bucket_name(settings, stack_name, key), BUCKET,

@@ -14,15 +14,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.cluster import tls_plan
-from components.cluster.addons import INGRESS_CLASS, LEAST_CONN, ClusterAddons, ClusterAddonsArgs
+from components.cluster.addons import (
+    CERT_MANAGER_NAMESPACE,
+    INGRESS_CLASS,
+    LEAST_CONN,
+    ClusterAddons,
+    ClusterAddonsArgs,
+)
 from components.cluster.eks import cluster_autoscaler_policy
+from components.cluster.gke import workload_identity_account
 from components.problems import Problem, raise_if_any
-from components.sdk import aws
+from components.sdk import aws, gcp
 from components.service import cloud_run_plan as crp
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
-from infra import cloud_run
+from infra import cloud_run, tls
 from infra.apis import enable_apis
 from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
@@ -77,13 +84,12 @@ def _namespace(settings: Settings, rc: RegionCluster) -> k8s.core.v1.Namespace:
 def _certificates(
     settings: Settings, rc: RegionCluster, ctx: RegionContext, issuer: pulumi.Resource | None
 ) -> dict[str, str]:
-    """One cert-manager Certificate per service ingress host (and Grafana's), issued by the ClusterIssuer;
-    returns each service host's TLS Secret. No issuer (no ACME e-mail, development): no Certificate."""
+    """One cert-manager Certificate per service ingress host of this region (and Grafana's), issued by the
+    ClusterIssuer; returns each service host's TLS Secret. No issuer (no ACME e-mail, development): no Certificate."""
     cfg = settings.stack
     if issuer is None:
         return {}
-    routes = [(s.ingress.host, s.ingress.tls_secret) for s in cfg.services.values() if s.ingress is not None]
-    secrets = {host: tls_plan.host_secret(host) for host in tls_plan.hosts(routes)}
+    secrets = {host: tls_plan.host_secret(host) for host in tls.certificate_hosts(cfg, rc.key)}
     wanted = [(host, secret, cfg.namespace) for host, secret in secrets.items()]
     if cfg.monitoring.grafana_host is not None and cfg.parts.monitoring:
         wanted.append((cfg.monitoring.grafana_host, "grafana-tls", MONITORING_NAMESPACE))
@@ -97,6 +103,45 @@ def _certificates(
             opts=ctx.k8s_opts(issuer),
         )
     return secrets
+
+
+def _dns01(
+    settings: Settings, rc: RegionCluster
+) -> tuple[dict[str, Any] | None, dict[str, pulumi.Input[str]], tuple[pulumi.Resource, ...]]:
+    """With ``cluster.dnsZone`` and an issuer: the DNS-01 provider block and the identity cert-manager
+    writes the zone with (its ServiceAccount's annotations). GKE: a Google service account that only
+    ``cert-manager/cert-manager`` may act as (Workload Identity), granted ``roles/dns.admin`` on the
+    zone's project (cert-manager's Cloud DNS guide). EKS: an IRSA role for the same ServiceAccount with
+    the Route53 guide's policy on the hosted zone."""
+    cfg = settings.stack
+    zone = cfg.cluster.dns_zone
+    if zone is None or not has_ingress(cfg) or not cfg.cluster.acme_email:
+        return None, {}, ()
+    sa = tls_plan.CERT_MANAGER_SERVICE_ACCOUNT
+    if rc.gke is not None:
+        assert cfg.cluster.gcp_project is not None and zone.managed_zone is not None  # checked by infra/tls.py
+        project = zone.gcp_project or cfg.cluster.gcp_project
+        opts = pulumi.ResourceOptions(parent=rc.gke)
+        account, binding = workload_identity_account(
+            f"{rc.cluster_name}-cert-manager", cfg.cluster.gcp_project, tls_plan.dns01_account_id(rc.cluster_name),
+            f"cert-manager DNS-01 solver of {rc.cluster_name}", CERT_MANAGER_NAMESPACE, sa, opts,
+        )
+        admin = gcp.projects.IAMMember(
+            f"{rc.cluster_name}-cert-manager-dns-admin", project=project, role=tls_plan.GKE_DNS_ROLE,
+            member=account.email.apply(lambda e: f"serviceAccount:{e}"), opts=opts,
+        )
+        annotations: dict[str, pulumi.Input[str]] = {tls_plan.WORKLOAD_IDENTITY_ANNOTATION: account.email}
+        return tls_plan.cloud_dns_solver(project, zone.managed_zone), annotations, (binding, admin)
+    if rc.eks is not None:
+        assert zone.route53_hosted_zone_id is not None  # checked by infra/tls.py
+        policy = aws.iam.Policy(
+            f"{rc.cluster_name}-cert-manager-route53",
+            policy=tls_plan.route53_policy(zone.route53_hosted_zone_id),
+            opts=pulumi.ResourceOptions(parent=rc.eks, provider=rc.aws_provider),
+        )
+        role = rc.eks.irsa_role(f"{rc.cluster_name}-cert-manager", CERT_MANAGER_NAMESPACE, sa, [policy.arn])
+        return tls_plan.route53_solver(zone.route53_hosted_zone_id), {tls_plan.IRSA_ANNOTATION: role.arn}, (role,)
+    return None, {}, ()
 
 
 def build_region(
@@ -115,6 +160,7 @@ def build_region(
         autoscaler_role = rc.eks.irsa_role(
             f"{rc.cluster_name}-cluster-autoscaler", "kube-system", "cluster-autoscaler", [policy.arn]
         ).arn
+    dns01, cert_manager_annotations, dns01_grants = _dns01(settings, rc)
     namespace = _namespace(settings, rc)
     ctx = RegionContext(settings, rc, namespace, primary, crd_dependencies=list(rc.ready))
     if contexts is not None:
@@ -138,6 +184,10 @@ def build_region(
             acme_email=cfg.cluster.acme_email,
             # cert-manager was the postgres part's top-level release `<region>-cert-manager` until it moved here.
             cert_manager_aliases=(pulumi.Alias(name=f"{rc.key}-cert-manager", parent=pulumi.ROOT_STACK_RESOURCE),),
+            dns01=dns01,
+            dns_zone=cfg.cluster.dns_zone.domain if dns01 is not None and cfg.cluster.dns_zone else None,
+            cert_manager_annotations=cert_manager_annotations,
+            dns01_grants=dns01_grants,
         ),
         opts=pulumi.ResourceOptions(provider=rc.provider, depends_on=list(ctx.crd_dependencies)),
     )
@@ -180,11 +230,12 @@ def build_region(
             services[name] = f"cloudrun {plan.min_replicas}-{plan.max_replicas}"
             continue
         ingress = None
-        if svc.ingress is not None:
+        host = tls.route_host(svc.ingress, rc.key) if svc.ingress is not None else None
+        if svc.ingress is not None and host is not None:
             ingress = IngressOptions(
-                host=svc.ingress.host,
+                host=host,
                 path_prefix=svc.ingress.path_prefix,
-                tls_secret=svc.ingress.tls_secret or tls_secrets.get(svc.ingress.host, f"{name}-tls"),
+                tls_secret=svc.ingress.tls_secret or tls_secrets.get(host, f"{name}-tls"),
                 ingress_class=INGRESS_CLASS,
                 load_balance_annotations=LEAST_CONN,
             )

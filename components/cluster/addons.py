@@ -6,8 +6,8 @@
   balancing, the seeds' preference over round robin). On EKS its Service asks for a Network Load
   Balancer (``nlb_service_annotations``): no Classic ELB.
 - cert-manager wherever an Ingress exists or CNPG's barman-cloud plugin needs it, and, with an ACME
-  e-mail, a Let's Encrypt ClusterIssuer that solves HTTP-01 through the HAProxy ingress class
-  (``tls_plan.py``).
+  e-mail, a Let's Encrypt ClusterIssuer that solves HTTP-01 through the HAProxy ingress class, and
+  DNS-01 in the stack's DNS zone when it has one (``tls_plan.py``).
 """
 
 from __future__ import annotations
@@ -62,6 +62,14 @@ class ClusterAddonsArgs:
     cert_manager_aliases: tuple[pulumi.Alias, ...] = ()
     """Earlier names of the cert-manager release (it was installed by the postgres part), so existing
     stacks keep the release and its CRDs instead of replacing them."""
+    dns01: dict[str, Any] | None = None
+    """With the issuer: the DNS-01 provider block (``tls_plan.cloud_dns_solver`` / ``route53_solver``) for the
+    hosts of ``dns_zone``; none: HTTP-01 only."""
+    dns_zone: str | None = None
+    cert_manager_annotations: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Annotations of cert-manager's ServiceAccount: the cloud identity DNS-01 writes the zone with."""
+    dns01_grants: tuple[pulumi.Resource, ...] = ()
+    """The identity's bindings and grants, which the issuer waits for (its first orders need them)."""
 
 
 def keda_values(service_monitors: bool) -> dict[str, Any]:
@@ -76,6 +84,15 @@ def keda_values(service_monitors: bool) -> dict[str, Any]:
             "metricServer": {"enabled": True, "serviceMonitor": monitor},
         },
     }
+
+
+def cert_manager_values(annotations: dict[str, pulumi.Input[str]]) -> dict[str, Any]:
+    """The chart's CRDs, and the controller ServiceAccount's annotations (``serviceAccount.annotations``,
+    deploy/charts/cert-manager/values.yaml @ v1.20.3) when DNS-01 needs a cloud identity."""
+    values: dict[str, Any] = {"crds": {"enabled": True}}
+    if annotations:
+        values["serviceAccount"] = {"annotations": annotations}
+    return values
 
 
 def autoscaler_values(args: ClusterAddonsArgs) -> dict[str, Any]:
@@ -142,7 +159,8 @@ class ClusterAddons(pulumi.ComponentResource):
         self.cluster_issuer: k8s.apiextensions.CustomResource | None = None
         if args.cert_manager:
             cert_manager = release(
-                f"{name}-cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE, {"crds": {"enabled": True}},
+                f"{name}-cert-manager", "cert-manager", CERT_MANAGER_NAMESPACE,
+                cert_manager_values(args.cert_manager_annotations),
                 pulumi.ResourceOptions(parent=self, aliases=list(args.cert_manager_aliases)),
             )
             self.releases.append(cert_manager)
@@ -152,8 +170,8 @@ class ClusterAddons(pulumi.ComponentResource):
                     api_version=tls_plan.CERT_MANAGER_API,
                     kind="ClusterIssuer",
                     metadata={"name": tls_plan.CLUSTER_ISSUER},
-                    spec=tls_plan.cluster_issuer_spec(args.acme_email, INGRESS_CLASS),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[cert_manager, *self.releases]),
+                    spec=tls_plan.cluster_issuer_spec(args.acme_email, INGRESS_CLASS, args.dns01, args.dns_zone),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[cert_manager, *self.releases, *args.dns01_grants]),
                 )
                 self.releases.append(self.cluster_issuer)
         self.register_outputs({})

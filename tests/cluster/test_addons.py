@@ -27,8 +27,10 @@ def _releases(stack: str, phase: int, cluster: str = "seoul-k8s") -> dict[str, d
 def test_cert_manager_is_an_addon_wherever_an_ingress_exists(stack: str) -> None:
     region = plan_of(stack, 1).settings.active_regions[0]
     rel = _releases(stack, 1, f"{region}-k8s")["cert-manager"]
-    # the same release name, namespace and values as when the postgres part installed it (aliased, no replace)
-    assert (rel["namespace"], rel["values"]) == ("cert-manager", {"crds": {"enabled": True}})
+    # the same release name, namespace and CRD values as when the postgres part installed it (aliased, no
+    # replace); the prod stacks' DNS zone adds the ServiceAccount's cloud identity (tests/cluster/test_tls.py)
+    assert (rel["namespace"], rel["values"]["crds"]) == ("cert-manager", {"enabled": True})
+    assert ("serviceAccount" in rel["values"]) is (stack != "dev")
     (record,) = [r for r in plan_of(stack, 1).of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "cert-manager"]
     assert (record.name, record.parent) == (f"{region}-addons-cert-manager", f"phasescale:components:ClusterAddons::{region}-addons")
 
@@ -47,7 +49,7 @@ def test_one_certificate_per_host_and_every_ingress_uses_its_hosts_secret() -> N
     issuer = plan.named(ISSUER, "seoul-addons-letsencrypt").inputs["spec"]["acme"]
     assert issuer["server"] == "https://acme-v02.api.letsencrypt.org/directory"
     assert issuer["email"] == "platform-team@example.com"
-    assert issuer["solvers"] == [{"http01": {"ingress": {"ingressClassName": "haproxy"}}}]
+    assert issuer["solvers"][0] == {"http01": {"ingress": {"ingressClassName": "haproxy"}}}  # + DNS-01: test_tls.py
 
 
 def test_development_without_an_acme_email_gets_no_issuer() -> None:
