@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from components.monitoring import managed_metrics
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
@@ -91,6 +92,8 @@ class MonitoringPlan:
     gpu: bool = True
     """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
     conditions leave the phase's move-up and move-down conditions (nothing could ever produce their series)."""
+    managed: managed_metrics.ManagedSources = field(default_factory=managed_metrics.ManagedSources)
+    """What the region's stackdriver_exporter reads (Memorystore Cluster, Cloud Run): their rules."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -128,6 +131,7 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
         triggers=up if plan.gpu else _without_gpu(up), down_triggers=down if plan.gpu else _without_gpu(down),
     )  # fmt: skip
+    out = managed_metrics.adapt(out, plan.thresholds, plan.managed, plan.runbook_base_url)
     return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 
 

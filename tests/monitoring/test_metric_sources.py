@@ -33,31 +33,15 @@ def per_cluster(plan: planner.Plan) -> dict[str, tuple[list[dict[str, Any]], dic
     return out
 
 
-def known_gaps(plan: planner.Plan) -> set[Producer]:
-    """OPEN (issue 10): Memorystore for Redis Cluster authenticates with IAM access tokens, which
-    redis_exporter cannot send, so no exporter scrapes it and the cache rules have no data there
-    (README "Monitoring"). Every other managed engine has its exporter (components/monitoring/
-    exporters.py). Listed so the gap is exact: a new unproduced metric fails, and scraping the
-    cluster fails until its line goes."""
-    stack = plan.settings.stack
-    gaps = set()
-    if stack.parts.redis and stack.redis.engine.value == "memorystore" and plan.settings.sizes.redis.mode == "cluster":
-        gaps.add(Producer.REDIS_EXPORTER)
-    return gaps
-
-
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_metric_read_is_produced(stack: str, phase: int) -> None:
     plan = plan_of(stack, phase)
     clusters = per_cluster(plan)
     assert clusters
-    gaps = known_gaps(plan)
     for cluster, (groups, keda, found) in clusters.items():
         assert groups, cluster
-        assert unproduced(groups, keda, found | gaps) == [], (cluster, sorted(found))
-        for gap in gaps:  # each listed gap is real: without its producer some rule has no data
-            assert gap not in found and unproduced(groups, keda, found | (gaps - {gap})), (cluster, gap)
+        assert unproduced(groups, keda, found) == [], (cluster, sorted(found))
 
 
 def test_metric_names_of_the_rule_shapes() -> None:
