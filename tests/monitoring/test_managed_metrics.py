@@ -56,7 +56,7 @@ def test_exporter_reads_only_what_the_rules_read() -> None:
         f'--monitoring.filters=run.googleapis.com:resource.labels.location="{LOC}" '
         'AND resource.labels.service_name=monitoring.regex.full_match("api|job")',
         "--monitoring.metrics-interval=10m", "--monitoring.metrics-offset=0s", "--monitoring.aggregate-deltas",
-        "--stackdriver.max-retries=3", "--web.listen-address=:9255",
+        "--monitoring.descriptor-cache-ttl=1h", "--stackdriver.max-retries=3", "--web.listen-address=:9255",
     ]  # fmt: skip
     read = {n for p in (1, 2) for g in _groups(p) for r in g["rules"] for n in metric_names(r["expr"])}
     assert read & mm.PRODUCED == mm.PRODUCED  # every prefix read is read by a rule
