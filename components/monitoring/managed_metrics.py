@@ -117,8 +117,9 @@ class ManagedSources:
         cluster and services only, so two regions (or stacks) sharing the project never read each other's."""
         out: list[str] = []
         if self.memorystore_cluster is not None:
-            out.append(f'redis.googleapis.com/cluster:resource.labels.location="{self.location}" '
-                       f'AND resource.labels.cluster_id="{self.memorystore_cluster}"')  # fmt: skip
+            # cluster_id only: ClusterNode's ``location`` need not be the region (a node sits in a zone),
+            # and the id (``<stack>-<region>-redis``) is unique in the project.
+            out.append(f'redis.googleapis.com/cluster:resource.labels.cluster_id="{self.memorystore_cluster}"')
         if self.cloud_run:
             names = "|".join(sorted(s.service for s in self.cloud_run))  # DNS labels: nothing to escape
             out.append(f'run.googleapis.com:resource.labels.location="{self.location}" '
@@ -145,7 +146,7 @@ def _rule(
 
 def signals(src: ManagedSources, rate_window_s: int) -> dict[str, str]:
     """The cache trigger signals on Memorystore Cluster (one unlabelled series each)."""
-    sel = _sel(location=src.location or "", cluster_id=src.memorystore_cluster or "")
+    sel = _sel(cluster_id=src.memorystore_cluster or "")
     w = duration(rate_window_s)
     return {
         REDIS_MEMORY: f"max({MEMORY}{sel})",
@@ -155,7 +156,7 @@ def signals(src: ManagedSources, rate_window_s: int) -> dict[str, str]:
 
 def cache_group(t: AlertThresholds, src: ManagedSources, runbook: str | None = None) -> dict[str, Any]:
     """CacheScaleUpNeeded from the cluster's maximum memory utilisation (the busiest node)."""
-    sel = _sel(location=src.location or "", cluster_id=src.memorystore_cluster or "")
+    sel = _sel(cluster_id=src.memorystore_cluster or "")
     return {"name": CACHE_GROUP, "rules": [
         _rule(t, runbook, "CacheScaleUpNeeded",
               f"max by (location, cluster_id) ({MEMORY}{sel}) > {t.cache_memory_ratio:g}",

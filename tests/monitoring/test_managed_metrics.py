@@ -51,8 +51,7 @@ def test_exporter_reads_only_what_the_rules_read() -> None:
         "--monitoring.metrics-prefixes=run.googleapis.com/request_count",
         "--monitoring.metrics-prefixes=run.googleapis.com/request_latencies",
         "--monitoring.metrics-prefixes=run.googleapis.com/container/instance_count",
-        f'--monitoring.filters=redis.googleapis.com/cluster:resource.labels.location="{LOC}" '
-        'AND resource.labels.cluster_id="prod-seoul-redis"',
+        '--monitoring.filters=redis.googleapis.com/cluster:resource.labels.cluster_id="prod-seoul-redis"',
         f'--monitoring.filters=run.googleapis.com:resource.labels.location="{LOC}" '
         'AND resource.labels.service_name=monitoring.regex.full_match("api|job")',
         "--monitoring.metrics-interval=10m", "--monitoring.metrics-offset=0s", "--monitoring.aggregate-deltas",
@@ -160,7 +159,7 @@ def _tests(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     p95 = 500 + 500 * (95 - 10) / (100 - 10)  # histogram_quantile's linear interpolation in the 500-1000 ms bucket
     codes = {**RUN, "unit": "1"}
     memory = series(mm.MEMORY, CLUSTER, "0.75x5 0.85x15")  # above 80 % from minute 6: fires at 11
-    node = {**CLUSTER, "unit": "1", "node_id": "n1", "role": "primary"}
+    node = {**CLUSTER, "unit": "1", "location": f"{LOC}-a", "shard_id": "s1", "node_id": "n1", "role": "primary"}
     return [{
         "name": "memorystore cluster and cloud run", "interval": "1m",
         "input_series": [
