@@ -235,6 +235,14 @@ IMAGES: dict[str, Image] = {
         "prometheus-community/helm-charts charts/prometheus-postgres-exporter/Chart.yaml appVersion v0.20.1"
         " (chart 8.2.0) @ cf408a290aec489277a94450bb3511432477a53a; values.yaml image.registry/repository",
     ),
+    # Cloud Monitoring metrics of Memorystore Cluster and Cloud Run: components/monitoring/stackdriver.py.
+    "stackdriver-exporter": Image(
+        "quay.io/prometheuscommunity/stackdriver-exporter",
+        "v0.19.0",
+        "prometheus-community/stackdriver_exporter tag v0.19.0 (VERSION 0.19.0, CHANGELOG 2026-06-05);"
+        " .github/workflows/ci.yml publishes quay_io_organization prometheuscommunity, Makefile DOCKER_IMAGE_NAME"
+        " stackdriver-exporter",
+    ),
     "dcgm-exporter": Image(
         "nvcr.io/nvidia/k8s/dcgm-exporter",
         "4.5.3-4.8.2-distroless",

@@ -60,22 +60,10 @@ def metric_reads(
     return out
 
 
-def known_gaps(settings: Settings) -> set[Producer]:
-    """OPEN (issue 10): Memorystore for Redis Cluster authenticates with IAM access tokens, which
-    redis_exporter cannot send, so nothing scrapes it yet and its cache rules have no data (README
-    "Monitoring"). Listed so the gap is exact: ``tests/monitoring/test_metric_sources.py`` fails when a
-    listed gap is not real any more."""
-    stack = settings.stack
-    if stack.parts.redis and stack.redis.engine.value == "memorystore" and settings.sizes.redis.mode == "cluster":
-        return {Producer.REDIS_EXPORTER}
-    return set()
-
-
 def metric_problems(settings: Settings, manifests: Objects, releases: Objects) -> list[Problem]:
     problems = []
-    gaps = known_gaps(settings)
     for cluster, (groups, keda, found) in sorted(metric_reads(settings, manifests, releases).items()):
-        for missing in unproduced(groups, keda, found | gaps):
+        for missing in unproduced(groups, keda, found):
             reader, _, metric = missing.rpartition(": ")
             problems.append(Problem(
                 f"{cluster}: {reader}", metric,

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
+from components.monitoring import managed_metrics
+
 
 class Producer(StrEnum):
     SERVICES = "services"
@@ -27,6 +29,8 @@ class Producer(StrEnum):
     REDIS_EXPORTER = "redis-exporter"
     DCGM = "dcgm-exporter"
     VLLM = "vllm"
+    STACKDRIVER = "stackdriver-exporter"
+    """Cloud Monitoring's metrics of Memorystore Cluster and Cloud Run (``managed_metrics``)."""
 
 
 PRODUCES: Mapping[Producer, frozenset[str]] = {
@@ -70,6 +74,8 @@ PRODUCES: Mapping[Producer, frozenset[str]] = {
         "vllm:request_queue_time_seconds_count", "vllm:request_queue_time_seconds_bucket",
         "vllm:e2e_request_latency_seconds_sum", "vllm:e2e_request_latency_seconds_count",
     }),
+    # prometheus-community/stackdriver_exporter collectors/monitoring_metrics.go buildFQName (managed_metrics)
+    Producer.STACKDRIVER: managed_metrics.PRODUCED,
 }  # fmt: skip
 
 _KEYWORDS = frozenset({"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -121,6 +127,8 @@ def producers(
             found.add(Producer.CNPG)
         elif "redis-exporter" in ports or component == "redis-exporter":
             found.add(Producer.REDIS_EXPORTER)
+        elif component == "stackdriver-exporter":
+            found.add(Producer.STACKDRIVER)
         elif component == "postgres-exporter":
             found.add(Producer.POSTGRES_EXPORTER)
         elif sel.get("app.kubernetes.io/name") == "vllm":

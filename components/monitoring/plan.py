@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from components.monitoring import managed_metrics
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
@@ -125,6 +126,8 @@ class MonitoringPlan:
                                         (self.redis, CACHE_GROUP, CACHE_SIGNALS),
                                         (self.app_metrics, API_GROUP, SERVICE_SIGNALS)) if not on]  # fmt: skip
         return frozenset(g for g, _ in off), frozenset(x for _, sig in off for x in sig)
+    managed: managed_metrics.ManagedSources = field(default_factory=managed_metrics.ManagedSources)
+    """What the region's stackdriver_exporter reads (Memorystore Cluster, Cloud Run): their rules."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -163,6 +166,7 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
         triggers=_without(up, signals_off), down_triggers=_without(down, signals_off),
     )  # fmt: skip
+    out = managed_metrics.adapt(out, plan.thresholds, plan.managed, plan.runbook_base_url)
     return [g for g in out if g["name"] not in groups_off]
 
 

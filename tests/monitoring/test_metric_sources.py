@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.monitoring.metrics import Producer, metric_names, unproduced
-from infra.deployability import known_gaps, metric_reads
+from infra.deployability import metric_reads
 from tests.planning import PHASES, STACKS, plan_of
 
 
@@ -16,12 +16,9 @@ def test_every_metric_read_is_produced(stack: str, phase: int) -> None:
     plan = plan_of(stack, phase)
     clusters = metric_reads(plan.settings, plan.manifests(), plan.helm_releases())
     assert clusters
-    gaps = known_gaps(plan.settings)
     for cluster, (groups, keda, found) in clusters.items():
         assert groups, cluster
-        assert unproduced(groups, keda, found | gaps) == [], (cluster, sorted(found))
-        for gap in gaps:  # each listed gap is real: without its producer some rule has no data
-            assert gap not in found and unproduced(groups, keda, found | (gaps - {gap})), (cluster, gap)
+        assert unproduced(groups, keda, found) == [], (cluster, sorted(found))
 
 
 def test_metric_names_of_the_rule_shapes() -> None:
