@@ -18,6 +18,7 @@ from typing import Any
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
+from components.monitoring.levels import AlertSettings
 from components.monitoring.thresholds import (
     GPU_UTIL,
     LLM_QUEUE_WAIT,
@@ -91,6 +92,8 @@ class MonitoringPlan:
     gpu: bool = True
     """The GPU pool (dcgm-exporter, vLLM) is deployed. False: no GPU alerts, and the GPU / LLM-queue
     conditions leave the phase's move-up and move-down conditions (nothing could ever produce their series)."""
+    alerts: AlertSettings = field(default_factory=dict)
+    """``phasescale:alerts``: thresholds, ``for`` and severities over the defaults (``components.monitoring.levels``)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -127,6 +130,7 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
         triggers=up if plan.gpu else _without_gpu(up), down_triggers=down if plan.gpu else _without_gpu(down),
+        alerts=plan.alerts,
     )  # fmt: skip
     return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 
