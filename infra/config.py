@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import rules
+from infra import config_alerts, rules
 from infra.rules import is_int_field
 
 NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -402,6 +402,7 @@ class StackConfig(Model):
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
+    alerts: config_alerts.AlertsConfig = Field(default_factory=dict, description=config_alerts.DESCRIPTION)
 
     @property
     def protect_stateful(self) -> bool:

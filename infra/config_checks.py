@@ -12,6 +12,7 @@ from collections import Counter
 from components.cluster.eks import subnet_plan
 from components.cluster.gke import subnet_ranges
 from components.problems import Problem
+from infra import config_alerts
 from infra.catalog import PhaseSizes
 from infra.config import StackConfig, Target
 from infra.rules import AWS_REGIONS, GCP_REGIONS
@@ -26,7 +27,12 @@ that name would collide with the object or the keyword."""
 
 def check(stack: StackConfig, sizes: PhaseSizes | None) -> list[Problem]:
     """Every cross-key check of the stack; ``sizes`` is None when the phase itself is invalid."""
-    return regions(stack, sizes) + services(stack) + _memorystore(stack, sizes)
+    return regions(stack, sizes) + services(stack) + _memorystore(stack, sizes) + alerts(stack, sizes)
+
+
+def alerts(stack: StackConfig, sizes: PhaseSizes | None) -> list[Problem]:
+    """``phasescale:alerts`` against the alerts' units and the defaults of the stack's phase."""
+    return config_alerts.problems(stack.alerts, stack.phase if sizes is not None else None)
 
 
 MEMORYSTORE_MAX_GIB = 300

@@ -16,7 +16,8 @@ ones a ServiceMonitor/PodMonitor adds: ``namespace``, ``service``, ``pod``):
   ``phasescale_churn_ratio_30d``, ``phasescale_nps``.
 
 The thresholds, metric sources and next-phase triggers these rules read are in
-``components.monitoring.thresholds``.
+``components.monitoring.thresholds``; the levels of each alert (severity, threshold, ``for``), with a
+stack's ``phasescale:alerts`` over the defaults, in ``components.monitoring.levels``.
 """
 
 from __future__ import annotations

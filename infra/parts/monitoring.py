@@ -19,6 +19,7 @@ from components.monitoring.stack import MonitoringStack, MonitoringStackArgs
 from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
+from infra import config_alerts
 from infra.config import Environment, PostgresEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.settings import Settings
@@ -58,6 +59,7 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         runbook_base_url=cfg.runbook_base_url,
         managed_control_plane=stack.cluster.target in (Target.GKE, Target.EKS),
         gpu=stack.parts.gpu,
+        alerts=config_alerts.settings(stack.alerts),
     )
 
 

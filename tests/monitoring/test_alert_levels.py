@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from components.monitoring.alertmanager import alertmanager_config
 from components.monitoring.levels import (
+    ROUTED_SEVERITIES,
+    SCALING_ALERTS,
     TUNABLE,
     Level,
     LevelSetting,
@@ -123,3 +126,11 @@ def test_not_prometheus_durations(text: str) -> None:
 
 def test_percent_keeps_todays_summaries() -> None:
     assert [percent(x) for x in (0.05, 0.8, 0.005, 0.001, 1.0)] == ["5%", "80%", "0.5%", "0.1%", "100%"]
+
+
+def test_routed_severities_are_the_alertmanager_routes() -> None:
+    """The severities a stack may give are those the Alertmanager config routes to a receiver."""
+    routes = alertmanager_config("/f")["route"]["routes"]
+    matched = [m.removeprefix('severity="').rstrip('"') for r in routes for m in r["matchers"] if m.startswith("severity=")]
+    assert tuple(matched) == tuple(s.value for s in ROUTED_SEVERITIES)
+    assert all(name in routes[1]["matchers"][0] for name in SCALING_ALERTS)
