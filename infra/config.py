@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infra import rules
+from infra import config_alerts, rules
 from infra.config_base import NAME_RE, Cidr, DnsName, Model, Name
 from infra.config_tls import DnsZone
 
@@ -376,6 +376,7 @@ class StackConfig(Model):
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
+    alerts: config_alerts.AlertsConfig = Field(default_factory=dict, description=config_alerts.DESCRIPTION)
 
     @property
     def protect_stateful(self) -> bool:

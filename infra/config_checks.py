@@ -12,7 +12,7 @@ from collections import Counter
 from components.cluster.eks import subnet_plan
 from components.cluster.gke import subnet_ranges
 from components.problems import Problem
-from infra import tls
+from infra import config_alerts, tls
 from infra.catalog import PhaseSizes
 from infra.config import StackConfig, Target
 from infra.rules import AWS_REGIONS, GCP_REGIONS
@@ -28,7 +28,15 @@ that name would collide with the object or the keyword."""
 def check(stack: StackConfig, sizes: PhaseSizes | None) -> list[Problem]:
     """Every cross-key check of the stack; ``sizes`` is None when the phase itself is invalid."""
     active = None if sizes is None else list(stack.regions)[: None if sizes.regions.multi_region else 1]
-    return regions(stack, sizes) + services(stack) + _memorystore(stack, sizes) + tls.problems(stack, active)
+    return (
+        regions(stack, sizes) + services(stack) + _memorystore(stack, sizes) + tls.problems(stack, active)
+        + alerts(stack, sizes)
+    )  # fmt: skip
+
+
+def alerts(stack: StackConfig, sizes: PhaseSizes | None) -> list[Problem]:
+    """``phasescale:alerts`` against the alerts' units and the defaults of the stack's phase."""
+    return config_alerts.problems(stack.alerts, stack.phase if sizes is not None else None)
 
 
 MEMORYSTORE_MAX_GIB = 300

@@ -16,15 +16,17 @@ ones a ServiceMonitor/PodMonitor adds: ``namespace``, ``service``, ``pod``):
   ``phasescale_churn_ratio_30d``, ``phasescale_nps``.
 
 The thresholds, metric sources and next-phase triggers these rules read are in
-``components.monitoring.thresholds``.
+``components.monitoring.thresholds``; the levels of each alert (severity, threshold, ``for``), with a
+stack's ``phasescale:alerts`` over the defaults, in ``components.monitoring.levels``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from enum import StrEnum
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
+from components.monitoring.levels import SCALING_ALERTS, AlertSettings, Level, Severity, levels, percent
 from components.monitoring.thresholds import (
     API_P95,
     API_RPS_PER_SERVICE_BY_PHASE,
@@ -57,14 +59,8 @@ from components.monitoring.thresholds import (
 RuleGroup = dict[str, Any]
 Rule = dict[str, Any]
 
-SCALING_ALERTS = ("HPAScaled", "HPAMaxedOut", "PhaseUpgradeRecommended")
-"""Alerts the Alertmanager routes to the scaling-events channel, whatever their severity."""
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    WARNING = "warning"
-    INFO = "info"
+__all__ = ["SCALING_ALERTS", "Severity", "rule_groups", "signal_rules"]
+"""``SCALING_ALERTS`` and ``Severity`` live in ``components.monitoring.levels`` (re-exported here)."""
 
 
 def _sel(**labels: str) -> str:
@@ -128,10 +124,22 @@ def _latency_record(w_s: int) -> str:
 
 
 class _Alerts:
-    """Builds alert rules with the common labels and annotations."""
+    """Builds alert rules with the common labels and annotations, one per level of the alert
+    (``components.monitoring.levels``: the defaults with the stack's ``phasescale:alerts`` over them)."""
 
-    def __init__(self, runbook_base_url: str | None) -> None:
+    def __init__(self, runbook_base_url: str | None, settings: AlertSettings | None = None) -> None:
         self.runbook_base_url = runbook_base_url
+        self.settings: AlertSettings = settings or {}
+
+    def leveled(
+        self, name: str, t: AlertThresholds, expr: Callable[[Level], str], summary: Callable[[Level], str],
+        description: Callable[[Level], str], labels: Mapping[str, str] | None = None,
+    ) -> list[Rule]:  # fmt: skip
+        """A rule per level of alert ``name`` (a ``levels.TUNABLE`` name); none when it has no level."""
+        return [
+            self(name, expr(lv), lv.for_s, lv.severity, summary(lv), description(lv), labels)
+            for lv in levels(name, t, self.settings)
+        ]
 
     def __call__(
         self, name: str, expr: str, for_s: int, severity: Severity, summary: str, description: str,
@@ -150,6 +158,40 @@ class _Alerts:
 _WHERE = "{{ $labels.namespace }}/{{ $labels.service }}"
 
 
+def _service_alerts(name: str, spec: ServiceAlertSpec, t: AlertThresholds, alert: _Alerts) -> list[Rule]:
+    """APIScaleUpNeeded, HighErrorRate, HighLatency (p99) and HighLatencyP95 of one service; the
+    spec's own figures replace the defaults' before the stack's ``phasescale:alerts``."""
+    w = duration(t.rate_window_s)
+    sel = _sel(namespace=spec.namespace, service=name)
+    requests, errors, latency = (_requests_record(t.rate_window_s), _requests_record(t.rate_window_s, True),
+                                 _latency_record(t.rate_window_s))  # fmt: skip
+    ts = replace(
+        t,
+        api_rps_per_service=t.api_rps_per_service if spec.rps_threshold is None else spec.rps_threshold,
+        error_ratio=t.error_ratio if spec.error_ratio is None else spec.error_ratio,
+        p99_latency_s=t.p99_latency_s if spec.p99_latency_s is None else spec.p99_latency_s,
+    )
+
+    def latency_alert(alertname: str, q: float, p: str) -> list[Rule]:
+        return alert.leveled(
+            alertname, ts, lambda lv: f"histogram_quantile({q:g}, {latency}{sel}) > {lv.threshold:g}",
+            lambda lv: f"{name} {p} latency is above {lv.threshold:g} s",
+            lambda lv: f"{_WHERE} {p} latency is {{{{ $value | humanizeDuration }}}} over {w}.",
+        )  # fmt: skip
+
+    return [
+        *alert.leveled("APIScaleUpNeeded", ts, lambda lv: f"{requests}{sel} > {lv.threshold:g}",
+                       lambda lv: f"{name} serves more than {lv.threshold:g} requests/s",
+                       lambda lv: f"{_WHERE} has served {{{{ $value | humanize }}}} requests/s for "
+                       f"{duration(lv.for_s)}; raise its max replicas or move up a phase."),
+        *alert.leveled("HighErrorRate", ts, lambda lv: f"{errors}{sel} / {requests}{sel} > {lv.threshold:g}",
+                       lambda lv: f"{name} answers more than {percent(lv.threshold or 0)} of requests with 5xx",
+                       lambda lv: f"{{{{ $value | humanizePercentage }}}} of {_WHERE} requests failed with 5xx over {w}."),
+        *latency_alert("HighLatency", 0.99, "p99"),
+        *latency_alert("HighLatencyP95", 0.95, "p95"),
+    ]  # fmt: skip
+
+
 def _api_group(t: AlertThresholds, services: Mapping[str, ServiceAlertSpec], alert: _Alerts) -> RuleGroup:
     w = duration(t.rate_window_s)
     rules: list[Rule] = [
@@ -160,23 +202,7 @@ def _api_group(t: AlertThresholds, services: Mapping[str, ServiceAlertSpec], ale
          "expr": f"sum by (namespace, service, le) (rate(http_request_duration_seconds_bucket[{w}]))"},
     ]  # fmt: skip
     for name, spec in sorted(services.items()):
-        sel = _sel(namespace=spec.namespace, service=name)
-        rps = spec.rps_threshold if spec.rps_threshold is not None else t.api_rps_per_service
-        err = spec.error_ratio if spec.error_ratio is not None else t.error_ratio
-        p99 = spec.p99_latency_s if spec.p99_latency_s is not None else t.p99_latency_s
-        per_service = [
-            alert("APIScaleUpNeeded", f"{_requests_record(t.rate_window_s)}{sel} > {rps:g}", t.api_rps_for_s,
-                  Severity.WARNING, f"{name} serves more than {rps:g} requests/s",
-                  f"{_WHERE} has served {{{{ $value | humanize }}}} requests/s for {duration(t.api_rps_for_s)}; "
-                  "raise its max replicas or move up a phase."),
-            alert("HighErrorRate",
-                  f"{_requests_record(t.rate_window_s, True)}{sel} / {_requests_record(t.rate_window_s)}{sel} > {err:g}",
-                  t.error_for_s, Severity.CRITICAL, f"{name} answers more than {err:.0%} of requests with 5xx",
-                  f"{{{{ $value | humanizePercentage }}}} of {_WHERE} requests failed with 5xx over {w}."),
-            alert("HighLatency", f"histogram_quantile(0.99, {_latency_record(t.rate_window_s)}{sel}) > {p99:g}",
-                  t.latency_for_s, Severity.WARNING, f"{name} p99 latency is above {p99:g} s",
-                  f"{_WHERE} p99 latency is {{{{ $value | humanizeDuration }}}} over {w}."),
-        ]  # fmt: skip
+        per_service = _service_alerts(name, spec, t, alert)
         # A static service label (equal to the series' own) keeps the rules of two services distinct.
         rules += [{**r, "labels": {**r["labels"], "service": name}} for r in per_service]
     return {"name": "phasescale.api", "rules": rules}
@@ -184,48 +210,61 @@ def _api_group(t: AlertThresholds, services: Mapping[str, ServiceAlertSpec], ale
 
 def _gpu_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
     return {"name": "phasescale.gpu", "rules": [
-        alert("GPUScaleUpNeeded", f"avg(DCGM_FI_DEV_GPU_UTIL) > {t.gpu_util_percent:g}", t.gpu_util_for_s,
-              Severity.WARNING, f"GPU pool utilisation above {t.gpu_util_percent:g}%",
-              "Mean utilisation of all GPUs is {{ $value | humanize }}%; add a GPU worker or move up a phase."),
-        alert("LLMQueueBacklog",
-              f"sum by (namespace, service) (vllm:num_requests_waiting) > {t.llm_queue_requests:g}",
-              t.llm_queue_for_s, Severity.WARNING, f"More than {t.llm_queue_requests:g} LLM requests waiting",
-              f"{{{{ $value | humanize }}}} requests wait in the {_WHERE} vLLM queue; the GPU pool needs a worker."),
+        *alert.leveled("GPUScaleUpNeeded", t, lambda lv: f"avg(DCGM_FI_DEV_GPU_UTIL) > {lv.threshold:g}",
+                       lambda lv: f"GPU pool utilisation above {lv.threshold:g}%",
+                       lambda lv: "Mean utilisation of all GPUs is {{ $value | humanize }}%; add a GPU worker or move up a phase."),
+        *alert.leveled("LLMQueueBacklog", t,
+                       lambda lv: f"sum by (namespace, service) (vllm:num_requests_waiting) > {lv.threshold:g}",
+                       lambda lv: f"More than {lv.threshold:g} LLM requests waiting",
+                       lambda lv: f"{{{{ $value | humanize }}}} requests wait in the {_WHERE} vLLM queue; the GPU pool needs a worker."),
     ]}  # fmt: skip
 
 
 def _database_group(t: AlertThresholds, sources: MetricSources, alert: _Alerts) -> RuleGroup:
     pg = _postgres(sources, duration(t.rate_window_s))
     where = "{{ $labels.namespace }}/{{ $labels.pod }}"
-    lag = [
-        alert("ReplicationLagHigh", f"{pg['lag']} > {limit:g}", t.replication_lag_for_s, severity,
-              f"PostgreSQL replica lags more than {limit:g} s",
-              f"Replica {where} replays WAL {{{{ $value | humanizeDuration }}}} behind the primary.")
-        for severity, limit in ((Severity.WARNING, t.replication_lag_warning_s),
-                                (Severity.CRITICAL, t.replication_lag_critical_s))
-    ]  # fmt: skip
     return {"name": "phasescale.database", "rules": [
-        alert("DBScaleUpNeeded", f"sum by (namespace, service) ({pg['tps']}) > {t.db_tps:g}", t.db_tps_for_s,
-              Severity.WARNING, f"PostgreSQL cluster above {t.db_tps:g} transactions/s",
-              "{{ $labels.namespace }}/{{ $labels.service }} runs {{ $value | humanize }} transactions/s; "
-              "add read replicas, a bigger instance or move up a phase."),
-        alert("DatabaseConnectionsHigh",
-              f"{pg['connections']} / on (namespace, service, pod) {pg['max_connections']} > {t.db_connections_ratio:g}",
-              t.db_connections_for_s, Severity.WARNING,
-              f"PostgreSQL connections above {t.db_connections_ratio:.0%} of max_connections",
-              f"{where} uses {{{{ $value | humanizePercentage }}}} of max_connections; check pool sizes and PgBouncer."),
-        *lag,
+        *alert.leveled("DBScaleUpNeeded", t, lambda lv: f"sum by (namespace, service) ({pg['tps']}) > {lv.threshold:g}",
+                       lambda lv: f"PostgreSQL cluster above {lv.threshold:g} transactions/s",
+                       lambda lv: "{{ $labels.namespace }}/{{ $labels.service }} runs {{ $value | humanize }} transactions/s; "
+                       "add read replicas, a bigger instance or move up a phase."),
+        *alert.leveled("DatabaseConnectionsHigh", t,
+                       lambda lv: f"{pg['connections']} / on (namespace, service, pod) {pg['max_connections']} > {lv.threshold:g}",
+                       lambda lv: f"PostgreSQL connections above {percent(lv.threshold or 0)} of max_connections",
+                       lambda lv: f"{where} uses {{{{ $value | humanizePercentage }}}} of max_connections; check pool sizes and PgBouncer."),
+        *alert.leveled("ReplicationLagHigh", t, lambda lv: f"{pg['lag']} > {lv.threshold:g}",
+                       lambda lv: f"PostgreSQL replica lags more than {lv.threshold:g} s",
+                       lambda lv: f"Replica {where} replays WAL {{{{ $value | humanizeDuration }}}} behind the primary."),
     ]}  # fmt: skip
 
 
 def _cache_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
     return {"name": "phasescale.cache", "rules": [
-        alert("CacheScaleUpNeeded",
-              "max by (namespace, service, pod) (redis_memory_used_bytes / (redis_memory_max_bytes > 0))"
-              f" > {t.cache_memory_ratio:g}",
-              t.cache_memory_for_s, Severity.WARNING, f"Redis memory above {t.cache_memory_ratio:.0%} of maxmemory",
-              "Redis {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of maxmemory; "
-              "grow maxmemory or move to a Redis cluster."),
+        *alert.leveled("CacheScaleUpNeeded", t,
+                       lambda lv: "max by (namespace, service, pod) (redis_memory_used_bytes / (redis_memory_max_bytes > 0))"
+                       f" > {lv.threshold:g}",
+                       lambda lv: f"Redis memory above {percent(lv.threshold or 0)} of maxmemory",
+                       lambda lv: "Redis {{ $labels.namespace }}/{{ $labels.pod }} uses {{ $value | humanizePercentage }} of "
+                       "maxmemory; grow maxmemory or move to a Redis cluster."),
+    ]}  # fmt: skip
+
+
+def _node_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
+    """NodeCPUHigh / NodeMemoryHigh (000's and 002's CPU and memory tables), off by default. node_exporter's
+    ``node_cpu_seconds_total{mode="idle"}`` and ``node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes``
+    (the node-mixin's ``instance:node_cpu_utilisation:*`` and ``instance:node_memory_utilisation:ratio``)."""
+    w = duration(t.rate_window_s)
+    where = "Node {{ $labels.instance }}"
+    return {"name": "phasescale.nodes", "rules": [
+        *alert.leveled("NodeCPUHigh", t,
+                       lambda lv: f'1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle"}}[{w}])) > {lv.threshold:g}',
+                       lambda lv: f"Node CPU above {percent(lv.threshold or 0)}",
+                       lambda lv: f"{where} has been {{{{ $value | humanizePercentage }}}} busy over {w}."),
+        *alert.leveled("NodeMemoryHigh", t,
+                       lambda lv: "1 - max by (instance) (node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)"
+                       f" > {lv.threshold:g}",
+                       lambda lv: f"Node memory above {percent(lv.threshold or 0)}",
+                       lambda lv: f"{where} uses {{{{ $value | humanizePercentage }}}} of its memory."),
     ]}  # fmt: skip
 
 
@@ -247,13 +286,13 @@ def _autoscaling_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
         f"{hpa('status_desired_replicas')} and (max by (namespace, horizontalpodautoscaler) ({changes}) > 0)"
     )
     return {"name": "phasescale.autoscaling", "rules": [
-        alert("HPAMaxedOut", as_service(maxed), t.hpa_maxed_out_for_s, Severity.WARNING,
-              "{{ $labels.service }} runs at its maximum replicas",
-              f"{_WHERE} has run {{{{ $value }}}} replicas, its HPA maximum, for {duration(t.hpa_maxed_out_for_s)}; "
-              "raise max replicas or move up a phase."),
-        alert("HPAScaled", as_service(scaled), 0, Severity.INFO,
-              "{{ $labels.service }} scaled to {{ $value }} replicas",
-              f"The HPA of {_WHERE} changed its desired replicas within {window}; it now wants {{{{ $value }}}}."),
+        *alert.leveled("HPAMaxedOut", t, lambda lv: as_service(maxed),
+                       lambda lv: "{{ $labels.service }} runs at its maximum replicas",
+                       lambda lv: f"{_WHERE} has run {{{{ $value }}}} replicas, its HPA maximum, for {duration(lv.for_s)}; "
+                       "raise max replicas or move up a phase."),
+        *alert.leveled("HPAScaled", t, lambda lv: as_service(scaled),
+                       lambda lv: "{{ $labels.service }} scaled to {{ $value }} replicas",
+                       lambda lv: f"The HPA of {_WHERE} changed its desired replicas within {window}; it now wants {{{{ $value }}}}."),
     ]}  # fmt: skip
 
 
@@ -276,18 +315,18 @@ def _phase_group(
         for c in conditions
     ]
     if up is not None:
-        rules.append(_upgrade_alert(t, up, alert))
+        rules += _upgrade_alert(t, up, alert)
     return {"name": f"phasescale.phase{phase}-triggers", "rules": rules}
 
 
-def _upgrade_alert(t: AlertThresholds, triggers: PhaseTriggers, alert: _Alerts) -> Rule:
+def _upgrade_alert(t: AlertThresholds, triggers: PhaseTriggers, alert: _Alerts) -> list[Rule]:
     nxt = triggers.phase + 1
     holding = " or ".join(f"{c.record} == 1" for c in triggers.conditions)
     n = len(triggers.conditions)
-    return alert(
-        "PhaseUpgradeRecommended", f"count({holding}) >= {triggers.required}", t.phase_upgrade_for_s, Severity.INFO,
-        f"Phase {triggers.phase} -> {nxt}: {{{{ $value }}}} of {n} triggers hold",
-        f"At least {triggers.required} of the {n} phase {triggers.phase} -> {nxt} triggers hold: "
+    return alert.leveled(
+        "PhaseUpgradeRecommended", t, lambda lv: f"count({holding}) >= {triggers.required}",
+        lambda lv: f"Phase {triggers.phase} -> {nxt}: {{{{ $value }}}} of {n} triggers hold",
+        lambda lv: f"At least {triggers.required} of the {n} phase {triggers.phase} -> {nxt} triggers hold: "
         f'{{{{ range query `{holding}` | sortByLabel "trigger" }}}}{{{{ .Labels.trigger }}}} {{{{ end }}}}'
         f"- set phasescale:phase to {nxt}.",
         {"phase": str(triggers.phase), "next_phase": str(nxt)},
@@ -303,6 +342,7 @@ def rule_groups(
     runbook_base_url: str | None = None,
     triggers: PhaseTriggers | None = None,
     down_triggers: PhaseTriggers | None = None,
+    alerts: AlertSettings | None = None,
 ) -> list[RuleGroup]:
     """The ``groups:`` list of a Prometheus rule file for a stack at ``phase``.
 
@@ -311,7 +351,9 @@ def rule_groups(
     ``phasescale.phase<N>-triggers`` (the signals of the move up and the move down, daily peaks,
     ``phasescale:trigger:*`` and ``phasescale:move_down:*``, PhaseUpgradeRecommended when there is a
     move up: not at the last phase). ``triggers`` replaces ``PHASE_TRIGGERS[phase]``, ``down_triggers``
-    ``PHASE_DOWN_TRIGGERS[phase]``. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
+    ``PHASE_DOWN_TRIGGERS[phase]``. ``alerts`` (``phasescale:alerts``) tunes each alert's levels over
+    its defaults (``components.monitoring.levels``); ``phasescale.nodes`` (NodeCPUHigh, NodeMemoryHigh)
+    is there only when it has a level. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
     """
     if phase not in API_RPS_PER_SERVICE_BY_PHASE:
         raise ValueError(f"phase must be one of {sorted(API_RPS_PER_SERVICE_BY_PHASE)}, got {phase!r}")
@@ -319,7 +361,7 @@ def rule_groups(
         if given is not None and given.phase != phase:
             raise ValueError(f"triggers are for phase {given.phase}, not {phase}")
     src = sources or MetricSources()
-    alert = _Alerts(runbook_base_url)
+    alert = _Alerts(runbook_base_url, alerts)
     groups = [
         _api_group(thresholds, services, alert),
         _gpu_group(thresholds, alert),
@@ -327,6 +369,9 @@ def rule_groups(
         _cache_group(thresholds, alert),
         _autoscaling_group(thresholds, alert),
     ]
+    nodes = _node_group(thresholds, alert)
+    if nodes["rules"]:
+        groups.append(nodes)
     up = triggers or PHASE_TRIGGERS.get(phase)
     down = down_triggers or PHASE_DOWN_TRIGGERS.get(phase)
     up, down = (t if t is not None and t.conditions else None for t in (up, down))  # none left: no group

@@ -46,8 +46,11 @@ PRODUCES: Mapping[Producer, frozenset[str]] = {
         "kube_horizontalpodautoscaler_status_current_replicas", "kube_horizontalpodautoscaler_status_desired_replicas",
         "kube_horizontalpodautoscaler_spec_max_replicas", "kube_horizontalpodautoscaler_spec_min_replicas",
     }),
-    # node_exporter collector/netdev_common.go: node_network_<stat>_total
-    Producer.NODE_EXPORTER: frozenset({"node_network_receive_bytes_total", "node_network_transmit_bytes_total"}),
+    # node_exporter collector/netdev_common.go: node_network_<stat>_total; cpu_linux.go: node_cpu_seconds_total;
+    # meminfo.go: node_memory_<field>_bytes (NodeCPUHigh / NodeMemoryHigh, when a stack gives them a level)
+    Producer.NODE_EXPORTER: frozenset({"node_network_receive_bytes_total", "node_network_transmit_bytes_total",
+                                       "node_cpu_seconds_total", "node_memory_MemAvailable_bytes",
+                                       "node_memory_MemTotal_bytes"}),
     # kubelet pkg/kubelet/metrics/collectors/volume_stats.go
     Producer.KUBELET: frozenset({"kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes"}),
     # CloudNativePG docs "Monitoring": predefined metrics of the instance manager (cnpg_ prefix)

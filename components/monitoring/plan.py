@@ -19,6 +19,7 @@ from typing import Any
 from components.monitoring import managed_metrics
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
+from components.monitoring.levels import AlertSettings
 from components.monitoring.thresholds import (
     API_P95,
     CACHE_MISS,
@@ -128,6 +129,8 @@ class MonitoringPlan:
         return frozenset(g for g, _ in off), frozenset(x for _, sig in off for x in sig)
     managed: managed_metrics.ManagedSources = field(default_factory=managed_metrics.ManagedSources)
     """What the region's stackdriver_exporter reads (Memorystore Cluster, Cloud Run): their rules."""
+    alerts: AlertSettings = field(default_factory=dict)
+    """``phasescale:alerts``: thresholds, ``for`` and severities over the defaults (``components.monitoring.levels``)."""
 
     @property
     def thresholds(self) -> AlertThresholds:
@@ -164,7 +167,7 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     groups_off, signals_off = plan.absent
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
-        triggers=_without(up, signals_off), down_triggers=_without(down, signals_off),
+        triggers=_without(up, signals_off), down_triggers=_without(down, signals_off), alerts=plan.alerts,
     )  # fmt: skip
     out = managed_metrics.adapt(out, plan.thresholds, plan.managed, plan.runbook_base_url)
     return [g for g in out if g["name"] not in groups_off]

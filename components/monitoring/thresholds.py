@@ -82,6 +82,8 @@ class AlertThresholds:
     """Triggers are already multi-day; 1 h more keeps a recommendation from flapping."""
     rate_window_s: int = 300
     """``rate()`` window of the request rules: >= 4 scrapes at the 15 s scrape interval."""
+    node_for_s: int = 300
+    """``for`` of a NodeCPUHigh / NodeMemoryHigh level a stack adds without one (5 m, as 001's and 002's alerts)."""
 
     @classmethod
     def for_phase(cls, phase: int, **overrides: Any) -> AlertThresholds:

@@ -26,6 +26,7 @@ from components.monitoring.thresholds import PostgresMetrics
 from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
+from infra import config_alerts
 from infra.config import Environment, PostgresEngine, RedisEngine, Runtime, Target
 from infra.parts import MONITOR_LABELS, MONITORING_NAMESPACE, PROMETHEUS_URL, RegionContext
 from infra.services import replica_bounds
@@ -69,6 +70,7 @@ def plan(settings: Settings) -> mp.MonitoringPlan:
         postgres=stack.parts.postgres,
         redis=stack.parts.redis,
         app_metrics=any(s.runtime is Runtime.KUBERNETES for s in stack.services.values()),
+        alerts=config_alerts.settings(stack.alerts),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from components.monitoring.alert_rules import signal_rules
 from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, MetricSources
+from tests.monitoring.level_cases import SEED_000, SEED_004, configured_groups, seed_000_tests, seed_004_tests
 from tests.monitoring.rule_cases import (
     ALERT_CASES,
     ALERT_NAMES,
@@ -40,6 +41,7 @@ def rule_files(tmp: Path) -> dict[str, list[dict[str, Any]]]:
     out = {f"phase{p}": groups_for(p) for p in (1, 2, 3, 4)}
     out["pg-exporter"] = groups_for(1, PG_EXPORTER)
     out |= {f"scaled{p}": scaled_groups(p) for p in sorted(PHASE_TRIGGERS.keys() | PHASE_DOWN_TRIGGERS.keys())}
+    out |= {"seed004": configured_groups(SEED_004), "seed000": configured_groups(SEED_000)}
     return out
 
 
@@ -87,6 +89,10 @@ def unit_test_files(tmp: Path, rules: Mapping[str, list[dict[str, Any]]]) -> lis
         by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
             trigger_scenario(scaled(down), n, move_down=True) for n in (down.required, down.required - 1)
         )
+    # Configured levels (phasescale:alerts): seed 004's and seed 000's figures.
+    for test in seed_004_tests():
+        by_file.setdefault(("seed004", test["interval"]), []).append(test)
+    by_file.setdefault(("seed000", "1m"), []).extend(seed_000_tests())
     out = []
     for (key, every), tests in sorted(by_file.items()):
         tests = pack(tests)
