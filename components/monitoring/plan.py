@@ -19,6 +19,7 @@ from typing import Any
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.alertmanager import NULL_RECEIVER, SlackChannels, alertmanager_config, secret_file
 from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
     GPU_UTIL,
     LLM_QUEUE_WAIT,
     PHASE_DOWN_TRIGGERS,
@@ -124,9 +125,11 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
     up, down = PHASE_TRIGGERS.get(plan.phase), PHASE_DOWN_TRIGGERS.get(plan.phase)
+    ceiling = CEILING_TRIGGERS.get(plan.phase)
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
         triggers=up if plan.gpu else _without_gpu(up), down_triggers=down if plan.gpu else _without_gpu(down),
+        ceiling_triggers=ceiling if plan.gpu else _without_gpu(ceiling),
     )  # fmt: skip
     return [g for g in out if plan.gpu or g["name"] != GPU_GROUP]
 

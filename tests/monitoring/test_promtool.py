@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from components.monitoring.alert_rules import signal_rules
-from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, MetricSources
+from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
+    PHASE_DOWN_TRIGGERS,
+    PHASE_TRIGGERS,
+    MetricSources,
+)
 from tests.monitoring.rule_cases import (
     ALERT_CASES,
     ALERT_NAMES,
@@ -86,6 +91,12 @@ def unit_test_files(tmp: Path, rules: Mapping[str, list[dict[str, Any]]]) -> lis
     for phase, down in PHASE_DOWN_TRIGGERS.items():
         by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
             trigger_scenario(scaled(down), n, move_down=True) for n in (down.required, down.required - 1)
+        )
+    # The top phase's ceiling (no phase to move to): its records, all of them or one short.
+    for phase, ceiling in CEILING_TRIGGERS.items():
+        by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
+            trigger_scenario(scaled(ceiling), n, move_down=True, kind="ceiling")
+            for n in (ceiling.required, ceiling.required - 1)
         )
     out = []
     for (key, every), tests in sorted(by_file.items()):
