@@ -122,8 +122,9 @@ def layers(raw: Any) -> PhaseLayers:
     for key, tree in raw.items():
         path = f"{NAMESPACE}:phaseOverrides.{key}"
         phases = phases_of(key)
-        if phases is None:
-            out.problems.append(Problem(path, short(key), PHASE_KEY_HELP))
+        if phases is None:  # shown as the stack file spells it (the engine hands keys over as text)
+            shown = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else key
+            out.problems.append(Problem(path, short(shown), PHASE_KEY_HELP))
             continue
         if not isinstance(tree, Mapping):
             out.problems.append(Problem(path, short(tree), "a mapping of catalog tables to values, like overrides: "
@@ -226,8 +227,8 @@ def resolve_sizes(phase: int | None, overrides: Mapping[str, Any], phase_overrid
         for path, value, text, key in errors:
             wrong.setdefault((path, repr(value), text), []).append(p)
             keys[(path, repr(value), text)] = (value, key)
-    for (path, _, text), at in wrong.items():
-        value, key = keys[(path, _, text)]
+    for (path, shown, text), at in wrong.items():
+        value, key = keys[(path, shown, text)]
         named = phases_of(key) or () if key is not None else ()
         where = "" if len(named) < 2 or tuple(at) == named else f"at phase{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: "
         problems.append(Problem(path, value, where + text))

@@ -132,7 +132,7 @@ def test_every_per_phase_mistake_is_reported_at_once_with_the_phase_in_its_path(
         f"phasescale:phaseOverrides.4-2: got '4-2'; {phased.PHASE_KEY_HELP}",
         "phasescale:phaseOverrides.4.cdn: got 5; Input should be a valid dictionary or instance of CdnSizing",
         "phasescale:phaseOverrides.4.gpu.minReplicas: got 2; set once per phase: phaseOverrides.2-4 sets it for phase 4 too",
-        f"phasescale:phaseOverrides.5: got '5'; {phased.PHASE_KEY_HELP}",
+        f"phasescale:phaseOverrides.5: got 5; {phased.PHASE_KEY_HELP}",
         f"phasescale:phaseOverrides.three: got 'three'; {phased.PHASE_KEY_HELP}",
     ]
 
