@@ -161,7 +161,7 @@ config:
   phasescale:environment: development
   phasescale:cluster: {target: existing}
   phasescale:regions: {local: {location: local, kubeContext: kind}}
-  phasescale:parts: {postgres: true, redis: false, monitoring: false, cdn: {fromPhase: 4}}
+  phasescale:parts: {postgres: true, redis: {phases: [2, 3]}, monitoring: false, cdn: {fromPhase: 4}}
   phasescale:overrides: {postgres: {readReplicas: 0}}
   phasescale:phaseOverrides:
     2: {postgres: {storageGib: 50}}
@@ -200,7 +200,13 @@ def test_the_diff_names_a_part_switched_off_and_keeps_volumes_at_the_per_phase_k
     )
     assert "STATEFUL DELETE kubernetes:apps/v1:StatefulSet local-cdn (stateful: data is lost unless migrated first)" in down
     up = render(diff(_plan(3, stack_dir), _plan(4, stack_dir)), 3, 4).splitlines()
-    assert up[1] == "PART ON cdn at phase 4 (phasescale:parts.cdn): the part is created"
+    assert up[1].startswith("PART OFF redis at phase 4 (phasescale:parts.redis): every resource of the part is deleted")
+    assert up[2] == "PART ON cdn at phase 4 (phasescale:parts.cdn): the part is created"
+    assert up[3:5] == [
+        "1 stateful migration(s) - read README 'Stateful migrations' first:",
+        "STATEFUL DELETE kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisCluster local-redis (stateful: data is lost "
+        "unless migrated first)",
+    ]
     # Phase 2's own storageGib (50) shrinks phase 3's 250: keep it with phase 2's key, not overrides
     # (phaseOverrides.2 wins over overrides at phase 2).
     assert volume_shrinks(diff(_plan(3, stack_dir), _plan(2, stack_dir))) == [
