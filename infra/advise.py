@@ -22,6 +22,7 @@ import yaml
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     AlertThresholds,
@@ -72,6 +73,8 @@ class PhaseRules:
     step_s: int = 3600
     """Resolution of the range queries behind "held for" (the verdicts never depend on it)."""
     combinations: tuple[Combination, ...] = ()
+    ceiling: PhaseTriggers | None = None
+    """The top phase's conditions for a phase the catalog does not have (``CEILING_TRIGGERS``)."""
 
 
 def phase_rules(phase: int) -> PhaseRules:
@@ -84,6 +87,7 @@ def phase_rules(phase: int) -> PhaseRules:
         PHASE_DOWN_TRIGGERS.get(phase),
         PHASE_TRIGGERS.get(phase - 1),
         recorded,
+        ceiling=CEILING_TRIGGERS.get(phase),
     )
 
 
@@ -156,7 +160,8 @@ def advise(prom: Prometheus, rules: PhaseRules, at: float, business: BusinessDat
         if (down and down.outcome is Outcome.MET and not (up and up.outcome is Outcome.MET))
         else None
     )
-    return Advice(p, up, down, back_up)
+    ceiling = rule(f"Beyond the catalog {p} -> {p + 1} (there is no phase {p + 1})", rules.ceiling, p + 1)
+    return Advice(p, up, down, back_up, ceiling)
 
 
 # ---------------------------------------------------------------- inputs

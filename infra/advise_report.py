@@ -114,6 +114,17 @@ def next_steps(advice: Advice, ref: StackRef) -> list[str]:
             f"{where}: phasescale:phase: {ref.configured if ref.configured is not None else p}  ->  phasescale:phase: {t}",
             f"pulumi preview --stack {ref.name}, then pulumi up --stack {ref.name}",
         ]
+    if advice.action is Action.OUTGROWING:
+        return [
+            f"there is no phase {p + 1}: grow phase {p} in {ref.path.name} with phasescale:overrides (or "
+            f"phasescale:phaseOverrides.{p}): services.maxReplicas, nodes.maxNodes and dataNodes.maxNodes, "
+            "postgres.readReplicas / cpu / memoryGib, redis.shards, gpu.maxReplicas and spotMaxNodes",
+            "add regions to phasescale:regions where the users are (every listed region runs at the top phase)",
+            f"python -m infra plan --stack {ref.name} --phase {p} (the scheduling check must pass), then "
+            f"pulumi preview --stack {ref.name}",
+            "when overrides no longer suffice, the catalog needs a phase 5 (infra/catalog.py): a design change, "
+            "not a config value; file an issue with this report",
+        ]
     if advice.action is Action.UNDECIDED:
         return ["make the unknown series available (see each 'unknown:' line), then run advise again"]
     return [f"nothing to change: {ref.path.name} stays at phasescale:phase: {p}"]
@@ -139,7 +150,7 @@ def render_text(advice: Advice, ref: StackRef, url: str, at: float, cost: CostDe
         else f" (judged as phase {ref.phase}; the stack file says {ref.configured})"
     )
     lines = [f"Stack {ref.name} at phase {ref.configured}{judged}: metrics from {url} at {_when(at)}", ""]
-    for rule in (advice.up, advice.down, advice.back_up):
+    for rule in (advice.up, advice.ceiling, advice.down, advice.back_up):
         if rule is not None:
             lines += [*_rule_lines(rule), ""]
     if advice.up is None:
@@ -150,7 +161,7 @@ def render_text(advice: Advice, ref: StackRef, url: str, at: float, cost: CostDe
         f" to phase {advice.target}" if advice.target != advice.phase else ""
     )
     lines.append(f"Verdict: {verdict} - {advice.why}")
-    missing = missing_business((advice.up, advice.down, advice.back_up))
+    missing = missing_business((advice.up, advice.ceiling, advice.down, advice.back_up))
     if missing:
         lines.append("Business signals missing (export the metric or add the key to --business-file): "
                      + ", ".join(f"{k} ({_metric(k)})" for k in missing))  # fmt: skip
@@ -190,10 +201,11 @@ def render_json(advice: Advice, ref: StackRef, url: str, at: float, cost: CostDe
         "action": advice.action.value, "target_phase": advice.target, "why": advice.why,
         "move_up": _rule_json(advice.up), "move_down": _rule_json(advice.down),
         "phase_below_move_up": _rule_json(advice.back_up),
-        "business_missing": missing_business((advice.up, advice.down, advice.back_up)),
+        "business_missing": missing_business((advice.up, advice.ceiling, advice.down, advice.back_up)),
         "cost": None if cost is None else {"from_usd": list(cost.from_usd), "to_usd": list(cost.to_usd),
                                            "delta_usd": list(cost.delta_usd)},
         "cost_note": _cost_text(advice, cost),
         "next_steps": next_steps(advice, ref),
+        "beyond_catalog": _rule_json(advice.ceiling),
     }  # fmt: skip
     return json.dumps(doc, indent=2)

@@ -144,6 +144,8 @@ def judge(
 class Action(StrEnum):
     MOVE_UP = "move up"
     MOVE_DOWN = "move down"
+    OUTGROWING = "outgrowing the catalog"
+    """The top phase's ceiling holds: the stack needs more than the catalog's last phase gives."""
     STAY = "stay"
     UNDECIDED = "undecided"
 
@@ -155,6 +157,8 @@ class Advice:
     down: RuleResult | None
     back_up: RuleResult | None
     """The move-up rule of the phase below, on today's values: a move down it would undo is no move."""
+    ceiling: RuleResult | None = None
+    """The top phase's rule for a phase the catalog does not have (``CEILING_TRIGGERS``)."""
     action: Action = field(init=False)
     target: int = field(init=False)
     why: str = field(init=False)
@@ -167,7 +171,16 @@ class Advice:
 
 
 def _decide(a: Advice) -> tuple[Action, int, str]:
-    up, down, back = a.up, a.down, a.back_up
+    up, down, back, ceiling = a.up, a.down, a.back_up, a.ceiling
+    if ceiling and ceiling.outcome is Outcome.MET:
+        figures = "; ".join(r.condition.description for r in ceiling.results)
+        return (
+            Action.OUTGROWING,
+            a.phase,
+            f"{ceiling.holding} of {len(ceiling.results)} conditions for phase {a.phase + 1} hold (needs "
+            f"{ceiling.required}: {figures}), but phase {a.phase} is the catalog's last: there is no phase "
+            f"{a.phase + 1} to move to",
+        )
     if up and up.outcome is Outcome.MET:
         return (
             Action.MOVE_UP,
@@ -189,7 +202,7 @@ def _decide(a: Advice) -> tuple[Action, int, str]:
             a.phase - 1,
             (f"{down.holding} of {len(down.results)} move-down conditions hold (needs {down.required})"),
         )
-    open_rules = [r for r in (up, down) if r and r.outcome is Outcome.UNDECIDED]
+    open_rules = [r for r in (up, down, ceiling) if r and r.outcome is Outcome.UNDECIDED]
     if open_rules:
         parts = [f"{r.title}: {r.holding} hold, {r.unknown} unknown (needs {r.required})" for r in open_rules]
         return Action.UNDECIDED, a.phase, "; ".join(parts) + " - the unknown conditions could decide it"

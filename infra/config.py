@@ -197,7 +197,7 @@ class Service(Model):
 
 
 class Parts(Model):
-    """Which optional parts a stack runs. Sizes come from the catalog; these say whether and how."""
+    """Which optional parts run: true, false, or at some phases ({fromPhase: 4}, {phases: [2, 3]}; infra/phased.py)."""
 
     postgres: bool = True
     redis: bool = True
@@ -377,6 +377,8 @@ class StackConfig(Model):
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
     alerts: config_alerts.AlertsConfig = Field(default_factory=dict, description=config_alerts.DESCRIPTION)
+    phase_overrides: dict[int | str, object] = Field(default_factory=dict, description="Catalog values for given "
+                                                     "phases, over overrides: {3: {...}} or {'2-4': {...}}.")
 
     @property
     def protect_stateful(self) -> bool:

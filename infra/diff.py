@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.stateful import REPLACE_ON_CHANGE, is_stateful
+from infra.config import Parts
 from infra.plan import Plan, Record
 
 NODE_POOL_NAME_INPUT = {"gcp:container/nodePool:NodePool": "name", "aws:eks/nodeGroup:NodeGroup": "nodeGroupName"}
@@ -53,6 +54,21 @@ class PlanDiff:
     deleted: list[Record] = field(default_factory=list)
     changed: list[tuple[Record, Record, list[str]]] = field(default_factory=list)
     replaced: list[tuple[Record, Record, list[str]]] = field(default_factory=list)
+    parts_off: list[str] = field(default_factory=list)
+    """Parts on before and off after (``phasescale:parts.<part>`` on at some phases only)."""
+    parts_on: list[str] = field(default_factory=list)
+    to_phase: int | None = None
+    per_phase: tuple[dict[str, str], dict[str, str]] = ({}, {})
+    """Catalog values each side takes from ``phasescale:phaseOverrides`` (``Settings.per_phase``)."""
+
+    @property
+    def part_switches(self) -> list[str]:
+        """One line per part the move switches off (its data resources follow on STATEFUL lines) or on."""
+        at = f" at phase {self.to_phase}" if self.to_phase else ""
+        lines = [f"PART OFF {p}{at} (phasescale:parts.{p}): every resource of the part is deleted; each that "
+                 "holds data is on a STATEFUL DELETE line (protected in production: pulumi up stops until it is "
+                 "unprotected)" for p in self.parts_off]  # fmt: skip
+        return lines + [f"PART ON {p}{at} (phasescale:parts.{p}): the part is created" for p in self.parts_on]
 
     @property
     def stateful_risks(self) -> list[str]:
@@ -113,7 +129,11 @@ def _force_new(type_: str) -> tuple[str, ...]:
 def diff(before: Plan, after: Plan) -> PlanDiff:
     old = {r.key: r for r in before.records}
     new = {r.key: r for r in after.records}
-    out = PlanDiff()
+    out = PlanDiff(to_phase=after.settings.phase,
+                   per_phase=(dict(before.settings.per_phase), dict(after.settings.per_phase)))
+    was, now = before.settings.stack.parts, after.settings.stack.parts
+    out.parts_off = [p for p in Parts.model_fields if getattr(was, p) and not getattr(now, p)]
+    out.parts_on = [p for p in Parts.model_fields if getattr(now, p) and not getattr(was, p)]
     out.created = [new[k] for k in new if k not in old]
     out.deleted = [old[k] for k in old if k not in new]
     for k in sorted(old.keys() & new.keys()):
@@ -162,6 +182,19 @@ def _volume_bytes(path: str, value: Any) -> float | None:
     return None
 
 
+def keep_key(d: PlanDiff, where: str) -> str:
+    """The stack key that keeps the old size at the new phase: the ``phaseOverrides`` key that sets
+    it there, or (when per-phase values size it elsewhere) one for the new phase, else ``overrides``."""
+    before, after = d.per_phase
+    if where.startswith("cdn."):
+        return where
+    if where in after:
+        return f"phaseOverrides.{after[where]}.{where}"
+    if where in before and d.to_phase is not None:
+        return f"phaseOverrides.{d.to_phase}.{where}"
+    return f"overrides.{where}"
+
+
 def volume_shrinks(d: PlanDiff) -> list[str]:
     """One ``VOLUME SHRINK`` line per input of a kept resource that asks for a smaller volume, with
     the override that keeps the old size (``infra diff`` prints them before everything else)."""
@@ -172,8 +205,7 @@ def volume_shrinks(d: PlanDiff) -> list[str]:
             old, new = _volume_bytes(path, fa[path]), _volume_bytes(path, fb[path])
             if old is None or new is None or new >= old:
                 continue
-            where = KEEP_OVERRIDE.get(b.type, "the part's storage key")
-            key = where if where.startswith("cdn.") else f"overrides.{where}"
+            key = keep_key(d, KEEP_OVERRIDE.get(b.type, "the part's storage key"))
             # RDS's maxAllocatedStorage is twice storageGib (components.postgres.managed.rds_instances).
             keep = int(old / 2**30) // (2 if path == "maxAllocatedStorage" else 1)
             lines.append(f"VOLUME SHRINK {b.type} {b.name} {path}: {fa[path]} -> {fb[path]} (no operator or "
@@ -184,6 +216,7 @@ def volume_shrinks(d: PlanDiff) -> list[str]:
 def render(d: PlanDiff, from_phase: int, to_phase: int) -> str:
     lines = [f"phase {from_phase} -> {to_phase}: {len(d.created)} to create, {len(d.changed)} to change, "
              f"{len(d.replaced)} to replace, {len(d.deleted)} to delete"]  # fmt: skip
+    lines += d.part_switches
     risks = d.stateful_risks
     if risks:
         lines.append(f"{len(risks)} stateful migration(s) - read README 'Stateful migrations' first:")

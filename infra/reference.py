@@ -115,11 +115,13 @@ def render() -> str:
         pending += nested
     lines += ["#### Secrets (`pulumi config set --secret phasescale:<key>`)", ""]
     lines += [f"- `phasescale:{k}`" for k in SECRET_KEYS]
-    lines += ["", "#### `phasescale:overrides` (any catalog value, per part)", ""]
+    lines += ["", "#### `phasescale:overrides` and `phasescale:phaseOverrides.<phase>` (any catalog value, per part)", ""]
     for part, field in PhaseSizes.model_fields.items():
         sub = _model_of(field.annotation)
         assert sub is not None
         keys = ", ".join(f"`{f.alias or n}`" + (f" ({_bounds(f)})" if _bounds(f) else "") for n, f in sub.model_fields.items())
         lines.append(f"- `{field.alias or part}`: {keys}")
-    lines += ["", END]
+    lines += ["", "`<phase>` is a phase (`3`) or a range (`2-4`); at each phase, `phaseOverrides` wins over `overrides`.",
+              "Each `phasescale:parts.<part>` is `true`, `false`, `{fromPhase: N}` or `{phases: [N, ...]}` (1 to 4).",
+              "", END]
     return "\n".join(lines)

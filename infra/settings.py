@@ -20,8 +20,12 @@ from pydantic import ValidationError
 from components.cluster.storage import CLOUD_CLASSES, EKS_DEFAULT_CLASS
 from components.problems import ConfigError, Problem
 from components.versions import CLUSTER_AUTOSCALER_TAGS
-from infra import catalog, config_checks
+from infra import catalog, config_checks, phased
 from infra.config import SECRET_KEYS, TOP_LEVEL_KEYS, Environment, Runtime, StackConfig, Target
+from infra.raw import NULL
+from infra.raw import drop as _drop
+from infra.raw import problems_of as _problems
+from infra.raw import short as _short
 
 NAMESPACE = "phasescale"
 
@@ -34,6 +38,9 @@ class Settings:
     sizes: catalog.PhaseSizes
     secrets: Mapping[str, str] = field(default_factory=dict)
     """Secret config values by key; callers wrap them with ``pulumi.Output.secret``."""
+    per_phase: Mapping[str, str] = field(default_factory=dict)
+    """Catalog values this phase takes from ``phasescale:phaseOverrides`` (``postgres.storageGib``
+    -> the key that sets it, ``"3"`` or ``"2-4"``): where ``infra diff`` says to keep a volume."""
 
     @property
     def phase(self) -> int:
@@ -46,61 +53,9 @@ class Settings:
         return names if self.sizes.regions.multi_region else names[:1]
 
 
-class _Null:
-    """YAML's null as a problem shows it (``got null``), not Python's ``None``."""
-
-    def __repr__(self) -> str:
-        return "null"
-
-
-NULL = _Null()
 PASSED_ON = ("gcp", "aws", "kubernetes", "pulumi")
 """Provider namespaces whose keys the program passes on to Pulumi untouched; any other namespace
 than these and ``phasescale`` is a typo (``phasescal:environment`` would silently drop production)."""
-
-
-def _loc_path(prefix: str, loc: tuple[int | str, ...]) -> str:
-    """``("phasescale:", ("services", "api", "port"))`` -> ``phasescale:services.api.port``."""
-    parts = [str(p) for p in loc if "[" not in str(p)]  # drop validator names like "function-after[...]"
-    return prefix + ".".join(parts)
-
-
-def _problems(err: ValidationError, prefix: str) -> list[Problem]:
-    found = []
-    for e in err.errors():
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (misspelled?); see the config reference in README.md"
-        elif e["type"] == "missing":
-            msg = "required; see the config reference in README.md"
-        found.append(Problem(_loc_path(prefix, e["loc"]), _short(e.get("input")), msg))
-    return found
-
-
-def _short(value: Any) -> Any:
-    value = _shown(value)
-    text = repr(value)
-    return value if len(text) <= 80 else text[:77] + "..."
-
-
-def _shown(value: Any) -> Any:
-    if value is None:
-        return NULL
-    if isinstance(value, dict):
-        return {k: _shown(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shown(v) for v in value]
-    return value
-
-
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def parse_value(value: Any) -> Any:
@@ -141,33 +96,6 @@ def _key_problem(full_key: str, value: Any) -> Problem | None:
     if key not in TOP_LEVEL_KEYS and key not in SECRET_KEYS:
         return Problem(full_key, _short(value), f"unknown key; {_suggest(key)}valid keys: {valid}")
     return None
-
-
-def _drop(values: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
-    """Remove the value at ``loc`` (so its default applies); False when there is nothing to remove."""
-    keys = [k for k in loc if "[" not in str(k)]
-    node: Any = values
-    for k in keys[:-1]:
-        if isinstance(node, dict) and k in node:
-            node = node[k]
-        elif isinstance(node, dict) and str(k) in node:
-            node = node[str(k)]
-        elif isinstance(node, list) and isinstance(k, int) and k < len(node):
-            node = node[k]
-        else:
-            return False
-    if not keys:
-        return False
-    last = keys[-1]
-    if isinstance(node, dict):
-        for name in (last, str(last)):
-            if name in node:
-                del node[name]
-                return True
-    if isinstance(node, list) and isinstance(last, int) and last < len(node):
-        del node[last]
-        return True
-    return False
 
 
 def _degraded(values: dict[str, Any], err: ValidationError) -> StackConfig | None:
@@ -325,6 +253,12 @@ def resolve_all(
         values[key] = parse_value(value)
     if phase_override is not None:
         values["phase"] = phase_override
+    phase = values.get("phase")
+    phase_known = isinstance(phase, int) and not isinstance(phase, bool) and phase in catalog.PHASES
+    known = int(phase) if phase_known else None  # type: ignore[arg-type]
+    if "parts" in values:  # parts on at some phases only: a boolean for this phase (infra/phased.py)
+        values["parts"], switched = phased.switch_parts(values["parts"], known)
+        problems += switched
 
     reported = [p.path for p in problems]
     stack: StackConfig | None = None
@@ -335,47 +269,21 @@ def resolve_all(
         problems += schema
         reported += [p.path for p in schema]
         stack = _degraded(values, err)
-    phase = values.get("phase")
-    phase_known = isinstance(phase, int) and not isinstance(phase, bool) and phase in catalog.PHASES
 
     overrides = values.get("overrides")
     overrides = overrides if isinstance(overrides, Mapping) else {}
-    sizes: catalog.PhaseSizes | None = None
-    # A bad phase must not hide override mistakes: check them against every phase's row.
-    for row_phase in [int(phase)] if phase_known else list(catalog.PHASES):  # type: ignore[arg-type]
-        try:
-            found = catalog.PhaseSizes.model_validate(_deep_merge(catalog.phase_row(row_phase), overrides))
-            sizes = sizes or found
-        except ValidationError as err:
-            problems += _problems(err, f"{NAMESPACE}:overrides.")
-    reported += [p.path for p in problems if p.path.startswith(f"{NAMESPACE}:overrides")]
-    if sizes is None and phase_known:
-        sizes = _degraded_sizes(int(phase), overrides)  # type: ignore[arg-type]
+    # A bad phase must not hide override mistakes: they are checked against every phase's row.
+    found = phased.resolve_sizes(known, overrides, values.get("phaseOverrides"))
+    problems += found.problems
+    reported += [p.path for p in found.problems]
+    sizes = found.sizes
 
     if stack is not None:
         later = cross_checks(stack) + config_checks.check(stack, sizes if phase_known else None)
         problems += [p for p in later if not _covered(p.path, reported)]
-    settings = Settings(stack=stack, sizes=sizes, secrets=secrets) if stack and sizes else None
+    settings = (Settings(stack=stack, sizes=sizes, secrets=secrets, per_phase=found.per_phase)
+                if stack and sizes else None)  # fmt: skip
     return Resolution(settings, problems, phase_known, reported)
-
-
-def _degraded_sizes(phase: int, overrides: Mapping[str, Any]) -> catalog.PhaseSizes | None:
-    """The phase's sizes with every invalid override left out (the catalog value in its place)."""
-    trial = _deep_merge(catalog.phase_row(phase), copy.deepcopy(dict(overrides)))
-    for _ in range(4):
-        try:
-            return catalog.PhaseSizes.model_validate(trial)
-        except ValidationError as err:
-            row = catalog.phase_row(phase)
-            for e in err.errors():
-                keys = [str(k) for k in e["loc"] if "[" not in str(k)]
-                if len(keys) >= 2 and isinstance(row.get(keys[0]), dict) and keys[1] in row[keys[0]]:
-                    trial[keys[0]][keys[1]] = row[keys[0]][keys[1]]
-                elif len(keys) == 1 and keys[0] in row:
-                    trial[keys[0]] = row[keys[0]]
-                elif not _drop(trial, e["loc"]):
-                    return None
-    return None
 
 
 def _covered(path: str, reported: list[str]) -> bool:

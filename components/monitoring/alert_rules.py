@@ -31,6 +31,7 @@ from components.monitoring.thresholds import (
     API_P95,
     API_RPS_PER_SERVICE_BY_PHASE,
     CACHE_MISS,
+    CEILING_TRIGGERS,
     CHURN,
     CONCURRENT,
     CONVERSION,
@@ -298,11 +299,13 @@ def _autoscaling_group(t: AlertThresholds, alert: _Alerts) -> RuleGroup:
 
 def _phase_group(
     t: AlertThresholds, phase: int, up: PhaseTriggers | None, down: PhaseTriggers | None, sources: MetricSources,
-    alert: _Alerts,
+    alert: _Alerts, ceiling: PhaseTriggers | None = None,
 ) -> RuleGroup:  # fmt: skip
-    """The signals every condition of the phase's move up and move down reads (each once), the
-    rolling daily peaks, one recording rule per condition, then PhaseUpgradeRecommended (move up only)."""
-    conditions = [*(up.conditions if up else ()), *(down.conditions if down else ())]
+    """The signals every condition of the phase's move up, move down and ceiling (the top phase)
+    reads (each once), the rolling daily peaks, one recording rule per condition, then
+    PhaseUpgradeRecommended (move up only)."""
+    conditions = [*(up.conditions if up else ()), *(down.conditions if down else ()),
+                  *(ceiling.conditions if ceiling else ())]  # fmt: skip
     signals = signal_rules(sources, t.rate_window_s)
     used = sorted({c.signal for c in conditions})
     peaks = sorted(
@@ -343,6 +346,7 @@ def rule_groups(
     triggers: PhaseTriggers | None = None,
     down_triggers: PhaseTriggers | None = None,
     alerts: AlertSettings | None = None,
+    ceiling_triggers: PhaseTriggers | None = None,
 ) -> list[RuleGroup]:
     """The ``groups:`` list of a Prometheus rule file for a stack at ``phase``.
 
@@ -351,13 +355,14 @@ def rule_groups(
     ``phasescale.phase<N>-triggers`` (the signals of the move up and the move down, daily peaks,
     ``phasescale:trigger:*`` and ``phasescale:move_down:*``, PhaseUpgradeRecommended when there is a
     move up: not at the last phase). ``triggers`` replaces ``PHASE_TRIGGERS[phase]``, ``down_triggers``
-    ``PHASE_DOWN_TRIGGERS[phase]``. ``alerts`` (``phasescale:alerts``) tunes each alert's levels over
-    its defaults (``components.monitoring.levels``); ``phasescale.nodes`` (NodeCPUHigh, NodeMemoryHigh)
-    is there only when it has a level. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
+    ``PHASE_DOWN_TRIGGERS[phase]``, ``ceiling_triggers`` ``CEILING_TRIGGERS[phase]``
+    (``phasescale:ceiling:*``, the top phase only). ``alerts`` (``phasescale:alerts``) tunes each alert's
+    levels over its defaults (``components.monitoring.levels``); ``phasescale.nodes`` (NodeCPUHigh,
+    NodeMemoryHigh) is there only when it has a level. Each rule is ``{"record"|"alert", "expr", ["for"], "labels", ["annotations"]}``.
     """
     if phase not in API_RPS_PER_SERVICE_BY_PHASE:
         raise ValueError(f"phase must be one of {sorted(API_RPS_PER_SERVICE_BY_PHASE)}, got {phase!r}")
-    for given in (triggers, down_triggers):
+    for given in (triggers, down_triggers, ceiling_triggers):
         if given is not None and given.phase != phase:
             raise ValueError(f"triggers are for phase {given.phase}, not {phase}")
     src = sources or MetricSources()
@@ -374,7 +379,8 @@ def rule_groups(
         groups.append(nodes)
     up = triggers or PHASE_TRIGGERS.get(phase)
     down = down_triggers or PHASE_DOWN_TRIGGERS.get(phase)
-    up, down = (t if t is not None and t.conditions else None for t in (up, down))  # none left: no group
-    if up is not None or down is not None:
-        groups.append(_phase_group(thresholds, phase, up, down, src, alert))
+    ceiling = ceiling_triggers or CEILING_TRIGGERS.get(phase)
+    up, down, ceiling = (t if t is not None and t.conditions else None for t in (up, down, ceiling))  # none left: no group
+    if up is not None or down is not None or ceiling is not None:
+        groups.append(_phase_group(thresholds, phase, up, down, src, alert, ceiling))
     return groups

@@ -14,6 +14,7 @@ from typing import Any
 from components.monitoring.alert_rules import signal_rules
 from components.monitoring.plan import DATASOURCE, MonitoringPlan
 from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     USERS,
@@ -98,7 +99,7 @@ def _signal_panel(c: TriggerCondition, kind: str, color: str) -> dict[str, Any]:
     its threshold."""
     series = c.peak_record if c.hold is Hold.DAILY_PEAK else c.signal
     return _panel(f"{kind}: {c.description}", [_target(series, c.name)], lines=((c.threshold, color),),
-                  description=f"{c.record if kind == 'Move up' else c.name}: {c.expr}")  # fmt: skip
+                  description=f"{c.name if kind == 'Move down' else c.record}: {c.expr}")  # fmt: skip
 
 
 def _decision_panels(phase: int) -> list[dict[str, Any]]:
@@ -106,6 +107,8 @@ def _decision_panels(phase: int) -> list[dict[str, Any]]:
     move-down conditions' own expressions side by side."""
     up, down = PHASE_TRIGGERS.get(phase), PHASE_DOWN_TRIGGERS.get(phase)
     panels = [_signal_panel(c, "Move up", "red") for c in (up.conditions if up else ())]
+    ceiling = CEILING_TRIGGERS.get(phase)  # the top phase: seed 001's 4 -> 5 figures (no phase 5)
+    panels += [_signal_panel(c, "Beyond the catalog", "purple") for c in (ceiling.conditions if ceiling else ())]
     if down:
         panels.append(_panel(
             f"Move down {phase} -> {phase - 1}: conditions holding (move at {down.required} of {len(down.conditions)})",

@@ -23,6 +23,7 @@ from components.monitoring.levels import AlertSettings
 from components.monitoring.thresholds import (
     API_P95,
     CACHE_MISS,
+    CEILING_TRIGGERS,
     CHURN,
     CONCURRENT,
     CONVERSION,
@@ -164,10 +165,12 @@ def groups(plan: MonitoringPlan) -> list[dict[str, Any]]:
     """The rule groups of the stack (``components.monitoring.alert_rules.rule_groups``)."""
     services = {name: ServiceAlertSpec(namespace=plan.app_namespace) for name in plan.services}
     up, down = PHASE_TRIGGERS.get(plan.phase), PHASE_DOWN_TRIGGERS.get(plan.phase)
+    ceiling = CEILING_TRIGGERS.get(plan.phase)
     groups_off, signals_off = plan.absent
     out = rule_groups(
         plan.thresholds, plan.phase, services, sources=plan.sources, runbook_base_url=plan.runbook_base_url,
-        triggers=_without(up, signals_off), down_triggers=_without(down, signals_off), alerts=plan.alerts,
+        triggers=_without(up, signals_off), down_triggers=_without(down, signals_off),
+        ceiling_triggers=_without(ceiling, signals_off), alerts=plan.alerts,
     )  # fmt: skip
     out = managed_metrics.adapt(out, plan.thresholds, plan.managed, plan.runbook_base_url)
     return [g for g in out if g["name"] not in groups_off]

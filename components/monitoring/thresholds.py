@@ -306,10 +306,32 @@ PHASE_DOWN_TRIGGERS: dict[int, PhaseTriggers] = {
 }  # fmt: skip
 
 
+# ---------------------------------------------------------------- beyond the top phase
+
+# 001 "Phase 4 -> Phase 5 (500K -> 1M)": signups past 500,000 ("가입자 500,000명 돌파"), DAU of
+# 100,000 or more ("DAU 100,000명 이상") and every indicator at 80 % or more ("모든 지표가 80% 이상";
+# REQUIREMENTS writes "> 80%", the seed "이상": at or above). The catalog has no phase 5, so nothing
+# moves: each condition is recorded as ``phasescale:ceiling:<name>`` at phase 4 and the advisor says
+# the stack is outgrowing the catalog. The indicators are the capacity ratios the rules record (GPU
+# utilisation, Redis memory, DB disk); "every" means all conditions must hold. Windows as 3 -> 4
+# (users 7 days, DAU 5, GPU sustained: the daily peak for 7 days) and 2 -> 3 for the gauges that only
+# grow (1 day). Not measured: monthly revenue > $500,000, a top-5 market share.
+CEILING_TRIGGERS: dict[int, PhaseTriggers] = {
+    4: PhaseTriggers(4, 5, tuple(replace(c, record_prefix="phasescale:ceiling") for c in (
+        _t("signups_over_500k", "Registered users > 500,000 for 7 days", USERS, ">", 500_000, A, 7),
+        _t("dau_at_least_100000", "DAU >= 100,000 for 5 days", DAU, ">=", 100_000, A, 5),
+        _t("gpu_util_peak_at_least_80pct", "GPU utilisation >= 80% at the daily peak, 7 days", GPU_UTIL, ">=", 80, P, 7),
+        _t("redis_memory_at_least_80pct", "Redis memory >= 80% for 1 day", REDIS_MEMORY, ">=", 0.8, A, 1),
+        _t("db_disk_at_least_80pct", "DB disk >= 80% for 1 day", DB_DISK, ">=", 0.8, A, 1),
+    ))),
+}  # fmt: skip
+"""The catalog's ceiling: the top phase's conditions for a phase the catalog does not have."""
+
+
 def retention_days_needed(phase: int) -> int:
     """Days of Prometheus retention the phase's move-up triggers and move-down conditions read back
     (growth also looks 7 days back)."""
-    tables = (PHASE_TRIGGERS, PHASE_DOWN_TRIGGERS)
+    tables = (PHASE_TRIGGERS, PHASE_DOWN_TRIGGERS, CEILING_TRIGGERS)
     conditions = [c for table in tables if phase in table for c in table[phase].conditions]
     if not conditions:
         return 0

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from components.monitoring.thresholds import (
     API_P95,
     DAU,
+    DB_DISK,
     DB_TPS,
     GPU_UTIL,
     NETWORK,
+    REDIS_MEMORY,
     USERS,
     Hold,
     PhaseTriggers,
@@ -48,7 +50,8 @@ def _scaled(triggers: PhaseTriggers | None) -> PhaseTriggers | None:
 def scaled_rules(phase: int) -> PhaseRules:
     real = phase_rules(phase)
     return replace(
-        real, up=_scaled(real.up), down=_scaled(real.down), back_up=_scaled(real.back_up), step_s=STEP_S
+        real, up=_scaled(real.up), down=_scaled(real.down), back_up=_scaled(real.back_up), step_s=STEP_S,
+        ceiling=_scaled(real.ceiling),
     )
 
 
@@ -104,6 +107,11 @@ SCENARIOS = [
     # No GPU and no network series; registered users not exported; DAU exported for 1 hour only.
     Scenario("absent", _levels(MID, gpu=ABSENT, net=ABSENT, users=ABSENT, api=const(HIGH[API_P95]),
                                dau=since(3600, HIGH[DAU], None))),
+    # Judged at phase 4: 001's 4 -> 5 figures all hold (users > 500,000, DAU >= 100,000, GPU at the
+    # daily peak, Redis memory and DB disk >= 80 %) for the whole span; the ceiling reads 4 h at most.
+    # Listed before down4, so later in time: down4's GPU rule reads 6 h back and must find nothing older.
+    Scenario("ceiling4", {s: const(v) for s, v in {USERS: 600_000, DAU: 120_000, GPU_UTIL: 90, REDIS_MEMORY: 0.85,
+                                                    DB_DISK: 0.9, API_P95: 0.3, DB_TPS: 6000, NETWORK: 2e9}.items()}),
     # Judged at phase 4 (no move up; down 4 -> 3 needs 4 of 5): only what the phase-4 rules record,
     # the five move-down signals. DAU, API p95, DB and network are below their lines; GPU too, but for
     # 5 h only, while its rule reads 12 days back (scaled: 6 h).
@@ -118,10 +126,10 @@ def end_of(index: int, base: int) -> int:
 
 def openmetrics(base: int) -> str:
     """Every scenario's recorded signals and the rolling daily-peak records the rules derive from them."""
-    rules = scaled_rules(PHASE)
+    rules, top = scaled_rules(PHASE), scaled_rules(4)
     peaks = {
         c.signal: (c.peak_record, c.peak_period_s)
-        for t in (rules.up, rules.down, rules.back_up)
+        for t in (rules.up, rules.down, rules.back_up, top.ceiling)
         for c in (t.conditions if t else ())
         if c.hold is Hold.DAILY_PEAK
     }

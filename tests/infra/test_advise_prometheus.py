@@ -370,3 +370,31 @@ def test_a_move_down_from_the_last_phase(monkeypatch: pytest.MonkeyPatch, capsys
     )
     assert "unknown: phasescale:gpu_utilization:avg5m has 5h of history; the rule needs 6h" in out
     assert "Verdict: MOVE DOWN to phase 3 - 4 of 5 move-down conditions hold (needs 4)" in out
+
+
+def test_the_last_phase_outgrowing_the_catalog(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                              prometheus: str, base: int, tmp_path: Path) -> None:  # fmt: skip
+    """Seed 001's phase 4 -> 5 trigger at phase 4: every condition holds, read from the phase-4 rules'
+    own expressions (``phasescale:ceiling:*``); there is no phase 5, so the verdict says what to do."""
+    stack = (advise.ROOT / "Pulumi.prod-aws.yaml").read_text()
+    (tmp_path / "Pulumi.prod-aws.yaml").write_text(stack.replace("phasescale:phase: 3\n", "phasescale:phase: 4\n"))
+    doc = _json(monkeypatch, capsys, prometheus, "ceiling4", base, "--dir", str(tmp_path))
+    beyond = doc["beyond_catalog"]
+    assert (beyond["from_phase"], beyond["to_phase"], beyond["required"], beyond["holding"], beyond["outcome"]) == (
+        4, 5, 5, 5, "met",
+    )  # fmt: skip
+    users = _cond(beyond, "signups_over_500k")
+    assert (users["current"], users["compared"], users["threshold"], users["held_s"], users["window_s"]) == (
+        600_000, 600_000, 500_000, 12600, 12600,
+    )  # fmt: skip
+    assert _cond(beyond, "redis_memory_at_least_80pct")["expr"] == (
+        "(min_over_time(phasescale:redis_memory_used:max_ratio[30m]) >= bool 0.8) and on () "
+        "(phasescale:redis_memory_used:max_ratio offset 30m)"
+    )
+    assert doc["move_down"]["outcome"] == "not met"
+    assert (doc["action"], doc["target_phase"]) == ("outgrowing the catalog", 4)
+    assert doc["why"].endswith("but phase 4 is the catalog's last: there is no phase 5 to move to")
+    assert doc["next_steps"][0].startswith("there is no phase 5: grow phase 4 in Pulumi.prod-aws.yaml")
+    status, out, _ = _advise(monkeypatch, capsys, prometheus, "--at", _at("ceiling4", base), "--dir", str(tmp_path))
+    assert status == 0 and "Beyond the catalog 4 -> 5 (there is no phase 5): 5 of 5 hold, 0 unknown, needs 5 -> met" in out
+    assert "Verdict: OUTGROWING THE CATALOG - 5 of 5 conditions for phase 5 hold" in out

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
     DAU,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
@@ -24,6 +25,7 @@ from infra.advise_verdict import (
     Combination,
     Outcome,
     Reading,
+    RuleResult,
     comparison_lhs,
     file_reading,
     held_for,
@@ -31,7 +33,7 @@ from infra.advise_verdict import (
     missing_business,
 )
 
-ALL = [c for table in (PHASE_TRIGGERS, PHASE_DOWN_TRIGGERS) for t in table.values() for c in t.conditions]
+ALL = [c for table in (PHASE_TRIGGERS, PHASE_DOWN_TRIGGERS, CEILING_TRIGGERS) for t in table.values() for c in t.conditions]
 
 
 @pytest.mark.parametrize("c", ALL, ids=lambda c: c.name)
@@ -62,7 +64,7 @@ def test_move_down_signals_and_conditions_are_recorded_by_the_phase_rules(phase:
 
 
 def _c(name: str, op: str = ">", hold: Hold = Hold.ALWAYS) -> TriggerCondition:
-    return TriggerCondition(name, name, DAU, op, 10, hold, 86_400)  # type: ignore[arg-type]
+    return TriggerCondition(name, name, DAU, op, 10, hold, 86_400)
 
 
 def _rule(states: list[float | None], required: int, combos: tuple[Combination, ...] = ()) -> tuple[PhaseTriggers, dict[str, Reading]]:  # fmt: skip
@@ -230,3 +232,34 @@ def test_the_last_phase_has_no_move_up_in_the_report() -> None:
     assert "Phase 4 is the last phase: no move up." in text
     assert "Move down 4 -> 3: 0 of 5 hold, 5 unknown, needs 4 -> undecided" in text
     assert text.endswith("run advise again")
+
+
+def _ceiling(holding: int, unknown: int = 0) -> RuleResult:
+    conds = CEILING_TRIGGERS[4].conditions
+    states = [1.0] * holding + [None] * unknown + [0.0] * (len(conds) - holding - unknown)
+    return judge("Beyond the catalog 4 -> 5 (there is no phase 5)", CEILING_TRIGGERS[4], 5,
+                 {c.name: Reading(v) for c, v in zip(conds, states, strict=True)})  # fmt: skip
+
+
+def test_the_top_phase_says_when_the_stack_outgrows_the_catalog() -> None:
+    """001's phase 4 -> 5 trigger: every condition must hold; the verdict names the figures and
+    that there is no phase 5, the next steps what to do instead; it never moves the phase."""
+    down = judge("Move down 4 -> 3", PHASE_DOWN_TRIGGERS[4], 3, {c.name: Reading(0.0) for c in PHASE_DOWN_TRIGGERS[4].conditions})
+    advice = Advice(4, None, down, None, _ceiling(5))
+    assert (advice.action, advice.target) == (Action.OUTGROWING, 4)
+    assert advice.why == (
+        "5 of 5 conditions for phase 5 hold (needs 5: Registered users > 500,000 for 7 days; DAU >= 100,000 for 5 "
+        "days; GPU utilisation >= 80% at the daily peak, 7 days; Redis memory >= 80% for 1 day; DB disk >= 80% for "
+        "1 day), but phase 4 is the catalog's last: there is no phase 5 to move to"
+    )
+    text = render_text(advice, StackRef("prod", Path("Pulumi.prod.yaml"), 5, 4, 4), "u", 0, None)
+    assert "Beyond the catalog 4 -> 5 (there is no phase 5): 5 of 5 hold, 0 unknown, needs 5 -> met" in text
+    assert "Verdict: OUTGROWING THE CATALOG - 5 of 5 conditions for phase 5 hold" in text
+    assert "Cost of the move: no move, no cost change" in text
+    assert "  1. there is no phase 5: grow phase 4 in Pulumi.prod.yaml with phasescale:overrides" in text
+    assert "  4. when overrides no longer suffice, the catalog needs a phase 5 (infra/catalog.py)" in text
+    # Breaks: one short is no verdict of its own (stay); one unknown that could decide it is undecided.
+    assert Advice(4, None, down, None, _ceiling(4)).action is Action.STAY
+    open_ = Advice(4, None, down, None, _ceiling(4, unknown=1))
+    assert open_.action is Action.UNDECIDED and open_.why.startswith("Beyond the catalog 4 -> 5")
+    assert phase_rules(4).ceiling == CEILING_TRIGGERS[4] and phase_rules(3).ceiling is None

@@ -9,12 +9,16 @@ import pytest
 from components.monitoring.alert_rules import Severity, rule_groups, signal_rules
 from components.monitoring.thresholds import (
     API_P95,
+    CEILING_TRIGGERS,
     DAU,
+    DB_DISK,
     DB_TPS,
     GPU_UTIL,
     NETWORK,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
+    REDIS_MEMORY,
+    USERS,
     AlertThresholds,
     Hold,
     MetricSources,
@@ -63,16 +67,27 @@ def test_phase_triggers_follow_the_requirements() -> None:
     )
 
 
-def test_the_last_phase_records_its_move_down_and_recommends_no_move_up() -> None:
+def test_the_last_phase_records_its_move_down_and_ceiling_and_recommends_no_move_up() -> None:
     (group,) = [g for g in groups_for(4) if g["name"].endswith("-triggers")]
     signals = signal_rules(MetricSources())
-    down = PHASE_DOWN_TRIGGERS[4].conditions
+    down, ceiling = PHASE_DOWN_TRIGGERS[4].conditions, CEILING_TRIGGERS[4].conditions
     assert group["name"] == "phasescale.phase4-triggers"
+    used = sorted({API_P95, DAU, DB_TPS, GPU_UTIL, NETWORK, USERS, REDIS_MEMORY, DB_DISK})
     assert group["rules"] == [
-        *({"record": s, "expr": signals[s]} for s in sorted({API_P95, DAU, DB_TPS, GPU_UTIL, NETWORK})),
+        *({"record": s, "expr": signals[s]} for s in used),
+        {"record": f"{GPU_UTIL}_max1d", "expr": f"max_over_time({GPU_UTIL}[1d])"},  # the ceiling's daily peak
         *({"record": f"phasescale:move_down:{c.name}", "expr": c.expr, "labels": {"trigger": c.name, "phase": "4"}}
           for c in down),
+        *({"record": f"phasescale:ceiling:{c.name}", "expr": c.expr, "labels": {"trigger": c.name, "phase": "4"}}
+          for c in ceiling),
     ]  # fmt: skip
+    # 001's phase 4 -> 5 figures; no alert: there is no phase to recommend.
+    assert [(c.name, c.signal, c.op, c.threshold, c.window_s // 86400) for c in ceiling] == [
+        ("signups_over_500k", USERS, ">", 500_000, 7), ("dau_at_least_100000", DAU, ">=", 100_000, 5),
+        ("gpu_util_peak_at_least_80pct", GPU_UTIL, ">=", 80, 7), ("redis_memory_at_least_80pct", REDIS_MEMORY, ">=", 0.8, 1),
+        ("db_disk_at_least_80pct", DB_DISK, ">=", 0.8, 1),
+    ]  # fmt: skip
+    assert CEILING_TRIGGERS[4].required == len(ceiling) and sorted(CEILING_TRIGGERS) == [4]
     dau = down[0]
     assert dau.expr == (
         "(max_over_time(phasescale:daily_active_users:max[9d]) < bool 7100)"

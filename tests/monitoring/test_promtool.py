@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from components.monitoring.alert_rules import signal_rules
-from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, MetricSources
+from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
+    PHASE_DOWN_TRIGGERS,
+    PHASE_TRIGGERS,
+    MetricSources,
+)
 from tests.monitoring.level_cases import SEED_000, SEED_004, configured_groups, seed_000_tests, seed_004_tests
 from tests.monitoring.rule_cases import (
     ALERT_CASES,
@@ -93,6 +98,12 @@ def unit_test_files(tmp: Path, rules: Mapping[str, list[dict[str, Any]]]) -> lis
     for test in seed_004_tests():
         by_file.setdefault(("seed004", test["interval"]), []).append(test)
     by_file.setdefault(("seed000", "1m"), []).extend(seed_000_tests())
+    # The top phase's ceiling (no phase to move to): its records, all of them or one short.
+    for phase, ceiling in CEILING_TRIGGERS.items():
+        by_file.setdefault((f"scaled{phase}", "5m"), []).extend(
+            trigger_scenario(scaled(ceiling), n, move_down=True, kind="ceiling")
+            for n in (ceiling.required, ceiling.required - 1)
+        )
     out = []
     for (key, every), tests in sorted(by_file.items()):
         tests = pack(tests)

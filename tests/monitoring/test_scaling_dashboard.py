@@ -9,7 +9,13 @@ import pytest
 
 from components.monitoring.dashboards import USER_PHASE_LINES, scaling_dashboard
 from components.monitoring.plan import MonitoringPlan, groups
-from components.monitoring.thresholds import PHASE_DOWN_TRIGGERS, PHASE_TRIGGERS, USERS, Hold
+from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
+    PHASE_DOWN_TRIGGERS,
+    PHASE_TRIGGERS,
+    USERS,
+    Hold,
+)
 
 
 def _board(phase: int) -> dict[str, Any]:
@@ -53,6 +59,18 @@ def test_the_move_down_conditions_are_their_own_expressions(phase: int) -> None:
     assert len({t["refId"] for t in stat["targets"]}) == len(down.conditions)
     lines = [(p["targets"][0]["expr"], _lines(p)) for p in _titled(_board(phase), "Move down: ")]
     assert lines == [(c.signal, [None, c.threshold]) for c in down.conditions]
+
+
+def test_the_last_phase_shows_the_catalog_s_ceiling() -> None:
+    records = {r["record"] for g in groups(MonitoringPlan(phase=4, app_namespace="app", gpu=True)) for r in g["rules"] if "record" in r}
+    panels = _titled(_board(4), "Beyond the catalog: ")
+    conds = CEILING_TRIGGERS[4].conditions
+    assert [p["title"] for p in panels] == [f"Beyond the catalog: {c.description}" for c in conds]
+    for panel, c in zip(panels, conds, strict=True):
+        (target,) = panel["targets"]
+        assert target["expr"] == (c.peak_record if c.hold is Hold.DAILY_PEAK else c.signal) and target["expr"] in records
+        assert _lines(panel) == [None, c.threshold] and panel["description"].startswith(f"phasescale:ceiling:{c.name}: ")
+    assert not _titled(_board(3), "Beyond the catalog")
 
 
 def test_the_first_and_last_phases() -> None:

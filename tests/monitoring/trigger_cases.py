@@ -8,6 +8,7 @@ from typing import Any
 
 from components.monitoring.alert_rules import rule_groups
 from components.monitoring.thresholds import (
+    CEILING_TRIGGERS,
     PHASE_DOWN_TRIGGERS,
     PHASE_TRIGGERS,
     AlertThresholds,
@@ -126,7 +127,8 @@ def scaled(triggers: PhaseTriggers) -> PhaseTriggers:
 def scaled_groups(phase: int) -> list[dict[str, Any]]:
     thresholds = AlertThresholds.for_phase(phase, phase_upgrade_for_s=STEP_S)
     up, down = scaled_or_none(PHASE_TRIGGERS.get(phase)), scaled_or_none(PHASE_DOWN_TRIGGERS.get(phase))
-    groups = rule_groups(thresholds, phase, SERVICES, triggers=up, down_triggers=down)
+    ceiling = scaled_or_none(CEILING_TRIGGERS.get(phase))
+    groups = rule_groups(thresholds, phase, SERVICES, triggers=up, down_triggers=down, ceiling_triggers=ceiling)
     return [g for g in groups if g["name"].endswith("-triggers")]  # signals are given as input series
 
 
@@ -151,11 +153,14 @@ def trigger_values(c: TriggerCondition, n: int, mode: str, t_check: int) -> list
     return values
 
 
-def trigger_scenario(triggers: PhaseTriggers, n_holding: int, move_down: bool = False) -> dict[str, Any]:
+def trigger_scenario(
+    triggers: PhaseTriggers, n_holding: int, move_down: bool = False, kind: str = "move down"
+) -> dict[str, Any]:
     """The ``required`` triggers with the shortest history are driven: the first ``n_holding`` hold,
     the rest of the chosen ones almost hold; every other trigger's signal is clearly off. A move up
     also proves PhaseUpgradeRecommended; a move down (``PHASE_DOWN_TRIGGERS``, no alert) proves its
-    ``phasescale:move_down:*`` records and how many of them hold."""
+    ``phasescale:move_down:*`` records and how many of them hold, and so does the top phase's
+    ceiling (``CEILING_TRIGGERS``, ``phasescale:ceiling:*``, ``kind="ceiling"``)."""
     conds = sorted(triggers.conditions, key=lambda c: (c.history_s, c.name))
     chosen = conds[: triggers.required]
     holding = chosen[:n_holding]
@@ -174,7 +179,7 @@ def trigger_scenario(triggers: PhaseTriggers, n_holding: int, move_down: bool = 
     if move_down:
         count = f"count({' or '.join(f'{c.record} == 1' for c in triggers.conditions)}) or vector(0)"
         samples.append({"expr": count, "eval_time": f"{t_check * 5}m", "exp_samples": [{"labels": "{}", "value": n_holding}]})
-        return {"name": f"phase {triggers.phase} move down: {n_holding} of {len(triggers.conditions)} hold",
+        return {"name": f"phase {triggers.phase} {kind}: {n_holding} of {len(triggers.conditions)} hold",
                 "interval": "5m", "input_series": inputs, "promql_expr_test": samples}  # fmt: skip
     firing: list[dict[str, Any]] = []
     if n_holding >= triggers.required:
