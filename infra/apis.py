@@ -38,6 +38,13 @@ API_OF: dict[str, tuple[str, ...]] = {
 API_OF_TYPE: dict[str, tuple[str, ...]] = {
     # types served by another API than their module's
     "gcp:storage/transferJob:TransferJob": ("storagetransfer.googleapis.com",),  # the CDN bucket's copy
+    # The cluster's logging_config / monitoring_config send system and workload logs and system metrics
+    # to Cloud Logging and Cloud Monitoring, which need their APIs (GKE docs, "Configure Cloud Logging
+    # and Cloud Monitoring for GKE": "Cloud Logging API and Cloud Monitoring API must be enabled"); the
+    # stackdriver_exporter reads Memorystore Cluster's and Cloud Run's metrics from the same Monitoring API.
+    "gcp:container/cluster:Cluster": (
+        "container.googleapis.com", "compute.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
+    ),  # fmt: skip
 }
 
 

@@ -16,7 +16,7 @@ from infra import apis
 from infra import plan as planner
 from tests.planning import PHASES, plan_of, write_stack
 
-BASE = {"compute", "container", "iam", "cloudresourcemanager", "storage"}
+BASE = {"compute", "container", "iam", "cloudresourcemanager", "storage", "logging", "monitoring"}
 
 
 def _enabled(plan: planner.Plan) -> set[str]:
@@ -86,5 +86,5 @@ def test_each_resource_depends_on_the_apis_of_its_module() -> None:
 
     _sync_await(pulumi.runtime.stack.run_pulumi_func(program))
     assert sorted(monitor.deps["net"]) == ["api-compute"]
-    assert sorted(monitor.deps["gke"]) == ["api-compute", "api-container"]
+    assert sorted(monitor.deps["gke"]) == ["api-compute", "api-container", "api-logging", "api-monitoring"]
     assert monitor.deps["api-container"] == []
