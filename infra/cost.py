@@ -1,0 +1,330 @@
+"""The monthly cost of a plan: every priced resource of the recorded plan, at the autoscalers'
+minimum and maximum, from the price table ``infra/prices.yaml``.
+
+Pure: reads ``Record``s (type, name, provider, inputs: what the engine would receive) and the
+price table; no Pulumi calls, no second description of the stack. A resource type that costs
+money but has no figure in the table (or a size/region without one) is collected as an
+``Unpriced`` entry naming it; callers refuse to print a total while any is left
+(``Estimate.require_priced``), so a gap is never a silent zero. Resource types that cost nothing
+by themselves (networks, IAM, Kubernetes objects, ...) are not listed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.recording import Record
+
+PRICES = Path(__file__).with_name("prices.yaml")
+
+GKE_DEFAULT_ZONES = 3
+"""Zones a regional GKE cluster's node pool spans without ``nodeLocations`` (GKE: "regional
+clusters replicate node pools across three zones of the region" by default); per-zone
+``minNodeCount``/``maxNodeCount`` multiply by it, ``totalMin/MaxNodeCount`` do not."""
+
+
+@functools.cache
+def prices(path: Path = PRICES) -> dict[str, Any]:
+    table: dict[str, Any] = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return table
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Usage-based quantities per region and month (the assumptions printed beside a result)."""
+
+    nat_egress_gib: float = 100.0
+    """Data through each Cloud NAT / NAT gateway (image pulls, webhooks, model downloads)."""
+    lb_data_gib: float = 300.0
+    """Data processed by the global load balancer (in + out)."""
+    bucket_gib: float = 50.0
+    """Data stored in each bucket."""
+
+    def render(self) -> str:
+        return (
+            f"usage assumptions per month: NAT {self.nat_egress_gib:g} GiB per gateway, load balancer "
+            f"{self.lb_data_gib:g} GiB processed, {self.bucket_gib:g} GiB stored per bucket"
+        )
+
+
+@dataclass(frozen=True)
+class Line:
+    region: str
+    part: str
+    resource: str
+    detail: str
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Unpriced:
+    resource: str
+    type: str
+    what: str
+
+    def render(self) -> str:
+        return f"{self.type} {self.resource}: no price for {self.what} in infra/prices.yaml"
+
+
+@dataclass
+class Estimate:
+    lines: list[Line] = field(default_factory=list)
+    unpriced: list[Unpriced] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def low(self) -> float:
+        return round(sum(line.low for line in self.lines), 2)
+
+    @property
+    def high(self) -> float:
+        return round(sum(line.high for line in self.lines), 2)
+
+    def by(self, key: str) -> dict[str, tuple[float, float]]:
+        """``{region or part: (low, high)}`` summed over the lines."""
+        out: dict[str, tuple[float, float]] = {}
+        for line in self.lines:
+            k = getattr(line, key)
+            lo, hi = out.get(k, (0.0, 0.0))
+            out[k] = (lo + line.low, hi + line.high)
+        return {k: (round(lo, 2), round(hi, 2)) for k, (lo, hi) in out.items()}
+
+
+class UnpricedError(Exception):
+    def __init__(self, unpriced: list[Unpriced]):
+        self.unpriced = unpriced
+        super().__init__("\n".join(u.render() for u in unpriced))
+
+
+def _month(hourly: float) -> float:
+    return hourly * float(prices()["hours_per_month"])
+
+
+def _pair(table: Mapping[str, Any], key: str, region: str) -> tuple[float, float | None] | None:
+    row = (table or {}).get(key) or {}
+    value = row.get(region)
+    if value is None:
+        return None
+    return float(value[0]), (None if value[1] is None else float(value[1]))
+
+
+def _part(name: str) -> str:
+    if "vllm-gpu-spot" in name:
+        return "gpu spot"
+    if "vllm-gpu" in name:
+        return "gpu on-demand"
+    if name.endswith("system"):
+        return "system pool"
+    if name.endswith("data"):
+        return "data pool"
+    return "node pool"
+
+
+class _Pricer:
+    def __init__(self, records: list[Record], usage: Usage):
+        self.p = prices()
+        self.usage = usage
+        self.est = Estimate(usage=usage)
+        self.aws_regions = {
+            r.name: str(r.inputs.get("region"))
+            for r in records
+            if r.type == "pulumi:providers:aws"
+        }
+        self.forwarding_rules = 0
+
+    def add(self, region: str, part: str, r: Record, detail: str, low: float, high: float | None = None) -> None:
+        self.est.lines.append(Line(region, part, r.name, detail, round(low, 2), round(low if high is None else high, 2)))
+
+    def missing(self, r: Record, what: str) -> None:
+        self.est.unpriced.append(Unpriced(r.name, r.type, what))
+
+    # --- GCP ---
+    def gke_cluster(self, r: Record) -> None:
+        self.add(str(r.inputs["location"]), "cluster fee", r, "GKE cluster", _month(self.p["gke_cluster_hour"]))
+
+    def node_pool(self, r: Record) -> None:
+        i = r.inputs
+        region = str(i["location"])
+        nc = i.get("nodeConfig") or {}
+        machine = str(nc.get("machineType"))
+        spot = bool(nc.get("spot") or nc.get("preemptible"))
+        auto = i.get("autoscaling") or {}
+        zones = len(i.get("nodeLocations") or []) or GKE_DEFAULT_ZONES
+        if "totalMinNodeCount" in auto or "totalMaxNodeCount" in auto:
+            lo, hi = int(auto.get("totalMinNodeCount", 0)), int(auto.get("totalMaxNodeCount", 0))
+        elif auto:
+            lo, hi = int(auto.get("minNodeCount", 0)) * zones, int(auto.get("maxNodeCount", 0)) * zones
+        else:
+            lo = hi = int(i.get("nodeCount", i.get("initialNodeCount", 1))) * zones
+        pair = _pair(self.p["gce_machines"], machine, region)
+        if pair is None or (spot and pair[1] is None):
+            return self.missing(r, f"machine {machine} ({'spot' if spot else 'on-demand'}) in {region}")
+        hourly = pair[1] if spot else pair[0]
+        assert hourly is not None
+        for acc in nc.get("guestAccelerators") or []:
+            if machine.startswith("n1-"):  # a2/a3/g2 prices include their GPUs
+                gpu = _pair(self.p["gce_accelerators"], str(acc["type"]), region)
+                if gpu is None or gpu[1] is None:
+                    return self.missing(r, f"accelerator {acc['type']} in {region}")
+                hourly += int(acc["count"]) * (gpu[1] if spot else gpu[0])
+        disk_type = str(nc.get("diskType", "pd-balanced"))
+        disk = (self.p["gce_disks"].get(disk_type) or {}).get(region)
+        if disk is None:
+            return self.missing(r, f"disk {disk_type} in {region}")
+        per_node = _month(hourly) + float(disk) * float(nc.get("diskSizeGb", 100))
+        detail = f"{lo}-{hi} x {machine}{' spot' if spot else ''} + {nc.get('diskSizeGb', 100)} GiB {disk_type}"
+        self.add(region, _part(r.name), r, detail, lo * per_node, hi * per_node)
+
+    def router_nat(self, r: Record) -> None:
+        region = str(r.inputs["region"])
+        if self.p.get("cloud_nat_gateway_hour") is None:
+            return self.missing(r, "Cloud NAT gateway hours")
+        rate = self.p["cloud_nat_data_per_gib"][region]
+        self.add(region, "nat", r, f"{self.usage.nat_egress_gib:g} GiB", rate * self.usage.nat_egress_gib)
+
+    def gcs_bucket(self, r: Record) -> None:
+        region = str(r.inputs.get("location", "")).lower()
+        rate = (self.p["gcs_standard_per_gib_month"] or {}).get(region)
+        if rate is None or str(r.inputs.get("storageClass", "STANDARD")) != "STANDARD":
+            return self.missing(r, f"{r.inputs.get('storageClass', 'STANDARD')} storage in {region}")
+        self.add(region, "buckets", r, f"{self.usage.bucket_gib:g} GiB", rate * self.usage.bucket_gib)
+
+    def forwarding_rule(self, r: Record) -> None:
+        self.forwarding_rules += 1
+        rates = self.p["gclb_forwarding_rule_hour"]
+        rate = rates["first_5"] if self.forwarding_rules <= 5 else rates["additional"]
+        self.add("global", "cdn and load balancers", r, "forwarding rule", _month(rate))
+
+    def url_map(self, r: Record) -> None:
+        if r.inputs.get("defaultService") or r.inputs.get("hostRules") or r.inputs.get("pathMatchers"):
+            gib = self.usage.lb_data_gib
+            self.add("global", "cdn and load balancers", r, f"{gib:g} GiB processed", gib * self.p["gclb_data_per_gib"])
+        else:  # the HTTP -> HTTPS redirect: its few bytes are inside the processed GiB above
+            self.add("global", "cdn and load balancers", r, "redirect (data counted on the main URL map)", 0.0)
+
+    def backend_bucket(self, r: Record) -> None:
+        if r.inputs.get("enableCdn") and self.p.get("cloud_cdn_egress_per_gib") is None:
+            self.missing(r, "Cloud CDN cache egress")
+
+    def by_key(self, key: str, what: str | Callable[[Record], str]) -> Callable[[Record], None]:
+        """A type whose price section (``key``) is ``null`` today: always unpriced, named by
+        ``what``. Filling the section needs a handler here too, or it would stay unpriced."""
+
+        def price(r: Record) -> None:
+            named = what(r) if callable(what) else what
+            self.missing(r, named if self.p.get(key) is None else f"{named} (in the table, not yet read by infra/cost.py)")
+
+        return price
+
+    # --- AWS ---
+    def region_of(self, r: Record) -> str:
+        return self.aws_regions.get(r.provider, r.provider)
+
+    def eks_cluster(self, r: Record) -> None:
+        # Standard support; a version in extended support costs ``eks_cluster_hour.extended``.
+        self.add(self.region_of(r), "cluster fee", r, "EKS cluster (standard support)", _month(self.p["eks_cluster_hour"]["standard"]))
+
+    def node_group(self, r: Record) -> None:
+        i = r.inputs
+        region = self.region_of(r)
+        kind = str(i.get("instanceTypes", ["?"])[0])
+        spot = i.get("capacityType") == "SPOT"
+        scaling = i.get("scalingConfig") or {}
+        lo, hi = int(scaling.get("minSize", 0)), int(scaling.get("maxSize", 0))
+        pair = _pair(self.p["ec2_instances"], kind, region)
+        if pair is None or (spot and pair[1] is None):
+            return self.missing(r, f"instance {kind} ({'spot' if spot else 'on-demand'}) in {region}")
+        if self.p.get("ebs") is None:
+            return self.missing(r, f"EBS gp3 root volumes in {region}")
+        hourly = pair[1] if spot else pair[0]
+        assert hourly is not None
+        self.add(region, _part(str(i.get("nodeGroupName", r.name)) if "vllm" not in r.name else r.name), r,
+                 f"{lo}-{hi} x {kind}", lo * _month(hourly), hi * _month(hourly))
+
+
+FREE_TYPES = frozenset({
+    "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/firewall:Firewall",
+    "gcp:compute/router:Router", "gcp:compute/sSLPolicy:SSLPolicy", "gcp:compute/managedSslCertificate:ManagedSslCertificate",
+    "gcp:compute/targetHttpProxy:TargetHttpProxy", "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
+    "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",
+    "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy",
+    "gcp:projects/iAMCustomRole:IAMCustomRole", "gcp:projects/iAMMember:IAMMember", "gcp:projects/service:Service",
+    "gcp:serviceaccount/account:Account", "gcp:serviceaccount/iAMMember:IAMMember",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "aws:autoscaling/tag:Tag", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/route:Route",
+    "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/subnet:Subnet", "aws:ec2/vpc:Vpc",
+    "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter", "aws:eks/addon:Addon",
+    "aws:elasticache/parameterGroup:ParameterGroup", "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:iam/policy:Policy", "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:rds/parameterGroup:ParameterGroup", "aws:rds/subnetGroup:SubnetGroup",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning", "aws:cloudfront/originAccessControl:OriginAccessControl",
+})  # fmt: skip
+"""Cloud resource types that cost nothing by themselves (their traffic is priced where it is
+billed: NAT, load balancer, CDN). Kubernetes objects, providers and components are never priced
+(their nodes and volumes are)."""
+
+def is_cloud_type(type_: str) -> bool:
+    return type_.startswith(("gcp:", "aws:")) and not type_.startswith("pulumi:")
+
+
+def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
+    """Price every record of a plan. Unpriced resources are listed in ``Estimate.unpriced``."""
+    records = list(records)
+    pr = _Pricer(records, usage or Usage())
+    handlers = {
+        "gcp:container/cluster:Cluster": pr.gke_cluster,
+        "gcp:container/nodePool:NodePool": pr.node_pool,
+        "gcp:compute/routerNat:RouterNat": pr.router_nat,
+        "gcp:storage/bucket:Bucket": pr.gcs_bucket,
+        "gcp:compute/globalForwardingRule:GlobalForwardingRule": pr.forwarding_rule,
+        "gcp:compute/uRLMap:URLMap": pr.url_map,
+        "gcp:compute/backendBucket:BackendBucket": pr.backend_bucket,
+        "gcp:redis/instance:Instance": pr.by_key(
+            "memorystore_redis", lambda r: f"Memorystore {r.inputs.get('tier')} {r.inputs.get('memorySizeGb')} GiB in {r.inputs.get('region')}"),
+        "gcp:redis/cluster:Cluster": pr.by_key(
+            "memorystore_redis_cluster", lambda r: f"Memorystore cluster node {r.inputs.get('nodeType')} in {r.inputs.get('region')}"),
+        "gcp:sql/databaseInstance:DatabaseInstance": pr.by_key(
+            "cloud_sql", lambda r: f"Cloud SQL {(r.inputs.get('settings') or {}).get('tier')} in {r.inputs.get('region')}"),
+        "gcp:cloudrunv2/service:Service": pr.by_key("cloud_run", lambda r: f"Cloud Run in {r.inputs.get('location')}"),
+        "gcp:compute/globalAddress:GlobalAddress": pr.by_key("gclb_static_ip_hour", "a global static IP address"),
+        "gcp:storage/transferJob:TransferJob": pr.by_key("storage_transfer", "Storage Transfer replication"),
+        "aws:eks/cluster:Cluster": pr.eks_cluster,
+        "aws:eks/nodeGroup:NodeGroup": pr.node_group,
+        "aws:rds/instance:Instance": pr.by_key(
+            "rds", lambda r: f"RDS {r.inputs.get('instanceClass')} ({'Multi-AZ' if r.inputs.get('multiAz') else 'single-AZ'}) + {r.inputs.get('allocatedStorage')} GiB {r.inputs.get('storageType')} in {pr.region_of(r)}"),
+        "aws:elasticache/replicationGroup:ReplicationGroup": pr.by_key(
+            "elasticache", lambda r: f"ElastiCache {r.inputs.get('nodeType')} in {pr.region_of(r)}"),
+        "aws:ec2/natGateway:NatGateway": pr.by_key("nat_gateway", lambda r: f"NAT gateway hours and data in {pr.region_of(r)}"),
+        "aws:ec2/eip:Eip": pr.by_key("nat_gateway", lambda r: f"Elastic IP in {pr.region_of(r)}"),
+        "aws:s3/bucket:Bucket": pr.by_key("s3", lambda r: f"S3 Standard storage in {pr.region_of(r)}"),
+        "aws:cloudfront/distribution:Distribution": pr.by_key(
+            "cloudfront", lambda r: f"CloudFront egress ({r.inputs.get('priceClass')})"),
+        "aws:msk/cluster:Cluster": pr.by_key("msk", lambda r: f"MSK broker {((r.inputs.get('brokerNodeGroupInfo') or {}).get('instanceType'))}"),
+        "gcp:managedkafka/cluster:Cluster": pr.by_key("managed_kafka", "Managed Service for Apache Kafka vCPU, memory and storage"),
+    }
+    for r in records:
+        handler = handlers.get(r.type)
+        if handler is not None:
+            handler(r)
+        elif is_cloud_type(r.type) and r.type not in FREE_TYPES:
+            pr.missing(r, "this resource type (not modelled by infra/cost.py)")
+    return pr.est
+
+
+def require_priced(est: Estimate) -> Estimate:
+    if est.unpriced:
+        raise UnpricedError(est.unpriced)
+    return est
