@@ -23,6 +23,10 @@ from infra.recording import Record
 
 PRICES = Path(__file__).with_name("prices.yaml")
 
+GKE_STORAGE_CLASSES = {None: "pd-balanced", "standard-rwo": "pd-balanced", "premium-rwo": "pd-ssd", "standard": "pd-standard"}
+"""GKE's built-in StorageClasses and the disk each provisions (the default class is standard-rwo,
+a pd-balanced disk: cloud.google.com/kubernetes-engine/docs/how-to/persistent-volumes/gce-pd-csi-driver)."""
+
 GKE_DEFAULT_ZONES = 3
 """Zones a regional GKE cluster's node pool spans without ``nodeLocations`` (GKE: "regional
 clusters replicate node pools across three zones of the region" by default); per-zone
@@ -115,6 +119,15 @@ def _pair(table: Mapping[str, Any], key: str, region: str) -> tuple[float, float
     return float(value[0]), (None if value[1] is None else float(value[1]))
 
 
+def _gib(quantity: str | int | float) -> float:
+    """A Kubernetes storage quantity in GiB (``500Gi``, ``1Ti``, ``10G``)."""
+    text = str(quantity)
+    for suffix, factor in (("Ti", 1024.0), ("Gi", 1.0), ("Mi", 1 / 1024), ("T", 1e12 / 2**30), ("G", 1e9 / 2**30), ("M", 1e6 / 2**30)):
+        if text.endswith(suffix):
+            return float(text.removesuffix(suffix)) * factor
+    return float(text) / 2**30
+
+
 def _part(name: str) -> str:
     if "vllm-gpu-spot" in name:
         return "gpu spot"
@@ -138,6 +151,12 @@ class _Pricer:
             if r.type == "pulumi:providers:aws"
         }
         self.forwarding_rules = 0
+        self.k8s_clusters: dict[str, tuple[str, str]] = {}
+        for r in records:  # cluster <stack>-<region> (GKE) / provider <region>-aws (EKS) -> <region>-k8s
+            if r.type == "gcp:container/cluster:Cluster":
+                self.k8s_clusters[f"{str(r.inputs.get('name', r.name)).rsplit('-', 1)[-1]}-k8s"] = ("gke", str(r.inputs["location"]))
+            elif r.type == "aws:eks/cluster:Cluster":
+                self.k8s_clusters[f"{r.provider.removesuffix('-aws')}-k8s"] = ("eks", self.aws_regions.get(r.provider, r.provider))
 
     def add(self, region: str, part: str, r: Record, detail: str, low: float, high: float | None = None) -> None:
         self.est.lines.append(Line(region, part, r.name, detail, round(low, 2), round(low if high is None else high, 2)))
@@ -222,6 +241,59 @@ class _Pricer:
             self.missing(r, named if self.p.get(key) is None else f"{named} (in the table, not yet read by infra/cost.py)")
 
         return price
+
+    # --- Kubernetes volumes and load balancers (on the region's cluster) ---
+    def cluster_of(self, provider: str) -> tuple[str, str] | None:
+        """``(cloud, region)`` of the cluster behind a Kubernetes provider ``<region>-k8s``."""
+        return self.k8s_clusters.get(provider)
+
+    def volume(self, r: Record, provider: str, part: str, what: str, gib: float, count: int, klass: str | None) -> None:
+        cluster = self.cluster_of(provider)
+        if cluster is None or gib * count == 0:  # an existing cluster: its owner pays its disks
+            return
+        cloud, region = cluster
+        disk = GKE_STORAGE_CLASSES.get(klass) if cloud == "gke" else None
+        rate = (self.p["gce_disks"].get(disk) or {}).get(region) if disk else None
+        if rate is None:
+            return self.missing(r, f"{what} volumes ({count} x {gib:g} GiB, class {klass or 'default'}) in {region}")
+        self.add(region, part, r, f"{what}: {count} x {gib:g} GiB {disk}", count * gib * float(rate))
+
+    def k8s_object(self, r: Record) -> None:
+        obj, prov = r.inputs, r.provider
+        kind, spec = obj.get("kind"), obj.get("spec") or {}
+        if kind == "Cluster" and str(obj.get("apiVersion", "")).startswith("postgresql.cnpg.io/"):
+            n = int(spec.get("instances", 1))
+            for key in ("storage", "walStorage"):
+                if spec.get(key):
+                    self.volume(r, prov, "postgres", f"CNPG {key}", _gib(spec[key]["size"]), n, spec[key].get("storageClass"))
+        elif kind == "StatefulSet":
+            for t in spec.get("volumeClaimTemplates") or []:
+                ts = t.get("spec") or {}
+                self.volume(r, prov, "volumes", t["metadata"]["name"], _gib(ts["resources"]["requests"]["storage"]),
+                            int(spec.get("replicas", 1)), ts.get("storageClassName"))
+        elif kind == "PersistentVolumeClaim":
+            self.volume(r, prov, "volumes", "PVC", _gib(spec["resources"]["requests"]["storage"]), 1, spec.get("storageClassName"))
+        elif kind == "Milvus":
+            etcd = (((spec.get("dependencies") or {}).get("etcd") or {}).get("inCluster") or {}).get("values") or {}
+            size = (etcd.get("persistence") or {}).get("size")
+            if size:
+                self.volume(r, prov, "milvus", "etcd", _gib(size), int(etcd.get("replicaCount", 1)), etcd.get("global", {}).get("storageClass"))
+        elif kind == "Service" and spec.get("type") == "LoadBalancer" and self.cluster_of(prov):
+            self.missing(r, f"the regional load balancer of Service {obj['metadata']['name']} in {self.cluster_of(prov)[1]}")  # type: ignore[index]
+
+    def helm_release(self, r: Record) -> None:
+        service = ((r.inputs.get("values") or {}).get("controller") or {}).get("service") or {}
+        if r.inputs.get("chart") == "kubernetes-ingress" and service.get("type") == "LoadBalancer" and self.cluster_of(r.provider):
+            return self.missing(r, f"the ingress controller's regional load balancer in {self.cluster_of(r.provider)[1]}")  # type: ignore[index]
+        if r.inputs.get("chart") != "kube-prometheus-stack":
+            return
+        values = r.inputs.get("values") or {}
+        for comp, spec_key, store_key in (("prometheus", "prometheusSpec", "storageSpec"), ("alertmanager", "alertmanagerSpec", "storage")):
+            cspec = (values.get(comp) or {}).get(spec_key) or {}
+            tmpl = ((cspec.get(store_key) or {}).get("volumeClaimTemplate") or {}).get("spec") or {}
+            if tmpl:
+                self.volume(r, r.provider, "monitoring", comp, _gib(tmpl["resources"]["requests"]["storage"]),
+                            int(cspec.get("replicas", 1)), tmpl.get("storageClassName"))
 
     # --- AWS ---
     def region_of(self, r: Record) -> str:
@@ -319,6 +391,10 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         handler = handlers.get(r.type)
         if handler is not None:
             handler(r)
+        elif r.is_kubernetes_object:
+            pr.k8s_object(r)
+        elif r.type == "kubernetes:helm.sh/v3:Release":
+            pr.helm_release(r)
         elif is_cloud_type(r.type) and r.type not in FREE_TYPES:
             pr.missing(r, "this resource type (not modelled by infra/cost.py)")
     return pr.est

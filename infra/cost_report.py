@@ -85,9 +85,9 @@ def readme_table(estimates: dict[tuple[str, int], Estimate]) -> str:
         return f"{lo:,.0f} / {hi:,.0f}" if lo or hi else "-"
 
     rows = [
-        "| stack | phase | cluster fee + system + data pools | GPU on-demand | GPU spot (0 at the minimum) | "
-        "buckets, LB, NAT data | total | unpriced resources |",
-        "|---|---|---|---|---|---|---|---|",
+        "| stack | phase | cluster fee + system + data pools | volumes (PostgreSQL, Milvus, monitoring) | "
+        "GPU on-demand | GPU spot (0 at the minimum) | buckets, LB, NAT data | total | unpriced resources |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (stack, phase), est in sorted(estimates.items()):
         base = cell(est, ("cluster fee", "system pool", "data pool", "node pool"))
@@ -95,7 +95,7 @@ def readme_table(estimates: dict[tuple[str, int], Estimate]) -> str:
         total = f"{est.low:,.0f} / {est.high:,.0f}" if not est.unpriced else "not estimated"
         missing = ", ".join(sorted({u.type.split(":", 1)[1] for u in est.unpriced})) or "none"
         rows.append(
-            f"| {stack} | {phase} | {base} | {cell(est, ('gpu on-demand',))} | {cell(est, ('gpu spot',))} | "
+            f"| {stack} | {phase} | {base} | {cell(est, ('postgres', 'milvus', 'monitoring', 'volumes'))} | {cell(est, ('gpu on-demand',))} | {cell(est, ('gpu spot',))} | "
             f"{other} | {total} | {len(est.unpriced)}: {missing} |"
         )
     return "\n".join(rows)

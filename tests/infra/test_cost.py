@@ -133,3 +133,22 @@ def test_renderings() -> None:
     assert doc["total"] == {"min": 73.0, "max": 73.0} and doc["regions"] == {"asia-northeast3": {"min": 73.0, "max": 73.0}}
     assert cost_report.beside_stateful("head\nSTATEFUL x\nrest", "COST") == "head\nSTATEFUL x\nCOST\nrest"
     assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:kms/key:Key", "k")]), "s", 1)
+
+
+def test_in_cluster_volumes_on_gke_priced_as_their_disks() -> None:
+    records = [
+        rec("gcp:container/cluster:Cluster", "prod-seoul", location="asia-northeast3"),
+        # 5 instances x 500 GiB pd-balanced (the default class) x $0.13 = $325
+        rec("kubernetes:postgresql.cnpg.io/v1:Cluster", "seoul-pg", provider="seoul-k8s",
+            apiVersion="postgresql.cnpg.io/v1", kind="Cluster", spec={"instances": 5, "storage": {"size": "500Gi"}}),
+        # 2 replicas x 1 TiB premium-rwo (pd-ssd) x $0.221 = $452.608
+        rec("kubernetes:apps/v1:StatefulSet", "s", provider="seoul-k8s", apiVersion="apps/v1", kind="StatefulSet",
+            metadata={"name": "s"}, spec={"replicas": 2, "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                "storageClassName": "premium-rwo", "resources": {"requests": {"storage": "1Ti"}}}}]}),
+        rec("kubernetes:helm.sh/v3:Release", "seoul-ingress", provider="seoul-k8s", chart="kubernetes-ingress",
+            values={"controller": {"service": {"type": "LoadBalancer"}}}),
+    ]
+    est = cost.estimate(records)
+    assert [(x.part, x.low) for x in est.lines[1:]] == [("postgres", 325.0), ("volumes", 452.61)]
+    assert [u.what for u in est.unpriced] == ["the ingress controller's regional load balancer in asia-northeast3"]
+    assert cost.estimate(records[1:2]).lines == []  # no cluster of ours: an existing cluster's disks
