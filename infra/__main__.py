@@ -63,14 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         from infra import cost, cost_report
 
         if args.command == "cost":
-            result = planner.run(args.stack, args.phase, root)
-            est = cost.estimate(result.records)
-            print(cost_report.render(est, args.stack, result.settings.phase, args.format))
-            return 2 if est.unpriced else 0
+            result = planner.run(args.stack, args.phase, root, check_budget=False)
+            est = cost.estimate(result.records, result.settings.stack.usage)
+            budget = result.settings.stack.budget_usd_per_month
+            print(cost_report.render(est, args.stack, result.settings.phase, args.format, budget))
+            return 2 if est.unpriced or cost.budget_problems(est, budget) else 0
         if args.command == "plan":
             result = planner.run(args.stack, args.phase, root)
             print(planner.summary(result))
-            print(cost_report.total_line(cost.estimate(result.records)))
+            print(cost_report.total_line(cost.estimate(result.records, result.settings.stack.usage),
+                                         result.settings.stack.budget_usd_per_month))
             if args.out:
                 planner.write(result, args.out)
                 print(f"wrote {args.out}/")
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
         before = planner.run(args.stack, args.from_phase, root)
         after = planner.run(args.stack, args.to_phase, root)
-        delta = cost_report.delta_line(cost.estimate(before.records), cost.estimate(after.records))
+        delta = cost_report.delta_line(cost.estimate(before.records, before.settings.stack.usage),
+                                       cost.estimate(after.records, after.settings.stack.usage))
         print(cost_report.beside_stateful(render(diff(before, after), args.from_phase, args.to_phase), delta))
         return 0
     except ConfigError as err:

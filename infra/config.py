@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import rules
+from infra import cost_config, rules
 from infra.rules import is_int_field
 
 NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -402,6 +402,8 @@ class StackConfig(Model):
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
+    usage: cost_config.UsageConfig = Field(default_factory=cost_config.UsageConfig, description="Usage the cost estimate assumes.")
+    budget_usd_per_month: float | None = Field(default=None, gt=0, description="The estimate's minimum may not exceed it (infra cost).")
 
     @property
     def protect_stateful(self) -> bool:

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from components.problems import Problem
+from infra.cost_config import UsageConfig as Usage
 from infra.recording import Record
 
 PRICES = Path(__file__).with_name("prices.yaml")
@@ -37,24 +39,6 @@ clusters replicate node pools across three zones of the region" by default); per
 def prices(path: Path = PRICES) -> dict[str, Any]:
     table: dict[str, Any] = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return table
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Usage-based quantities per region and month (the assumptions printed beside a result)."""
-
-    nat_egress_gib: float = 100.0
-    """Data through each Cloud NAT / NAT gateway (image pulls, webhooks, model downloads)."""
-    lb_data_gib: float = 300.0
-    """Data processed by the global load balancer (in + out)."""
-    bucket_gib: float = 50.0
-    """Data stored in each bucket."""
-
-    def render(self) -> str:
-        return (
-            f"usage assumptions per month: NAT {self.nat_egress_gib:g} GiB per gateway, load balancer "
-            f"{self.lb_data_gib:g} GiB processed, {self.bucket_gib:g} GiB stored per bucket"
-        )
 
 
 @dataclass(frozen=True)
@@ -398,6 +382,23 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         elif is_cloud_type(r.type) and r.type not in FREE_TYPES:
             pr.missing(r, "this resource type (not modelled by infra/cost.py)")
     return pr.est
+
+
+BUDGET_KEY = "phasescale:budgetUsdPerMonth"
+
+
+def budget_problems(est: Estimate, budget: float | None) -> list[Problem]:
+    """The budget check: the estimate's minimum (the autoscalers' floor) may not exceed the budget
+    a phase move was approved against; an estimate with unpriced resources cannot be checked."""
+    if budget is None:
+        return []
+    if est.unpriced:
+        names = ", ".join(sorted({u.type for u in est.unpriced}))
+        return [Problem(BUDGET_KEY, budget, f"a stack whose estimate is complete; unpriced: {names} (python -m infra cost)")]
+    if est.low > budget:
+        return [Problem(BUDGET_KEY, budget, f"at least the estimate's minimum, ${est.low:,.2f} per month "
+                        f"(python -m infra cost lists it), or a smaller phase/override")]
+    return []
 
 
 def require_priced(est: Estimate) -> Estimate:

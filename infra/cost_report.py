@@ -12,11 +12,17 @@ def _usd(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def total_line(est: Estimate) -> str:
-    """One line for ``plan``: the total, or which resources keep it from being one."""
+def _against(est: Estimate, budget: float | None) -> str:
+    if budget is None:
+        return ""
+    return f"; budget {_usd(budget)}: {'within' if est.low <= budget else 'EXCEEDED at the minimum'}"
+
+
+def total_line(est: Estimate, budget: float | None = None) -> str:
+    """One line for ``plan``: the total (against the budget), or which resources keep it from being one."""
     if est.unpriced:
         return f"cost: not estimated, {len(est.unpriced)} resources unpriced (python -m infra cost lists them)"
-    return f"cost: {_usd(est.low)} - {_usd(est.high)} per month (autoscalers' minimum - maximum)"
+    return f"cost: {_usd(est.low)} - {_usd(est.high)} per month (autoscalers' minimum - maximum){_against(est, budget)}"
 
 
 def delta_line(before: Estimate, after: Estimate) -> str:
@@ -56,9 +62,9 @@ def as_dict(est: Estimate, stack: str, phase: int) -> dict[str, object]:
     }
 
 
-def render(est: Estimate, stack: str, phase: int, fmt: str = "text") -> str:
+def render(est: Estimate, stack: str, phase: int, fmt: str = "text", budget: float | None = None) -> str:
     if fmt == "json":
-        return json.dumps(as_dict(est, stack, phase), indent=1, sort_keys=True)
+        return json.dumps({**as_dict(est, stack, phase), "budget": budget}, indent=1, sort_keys=True)
     out = [f"stack {stack}, phase {phase}: monthly cost, USD, at the autoscalers' minimum / maximum"]
     for region in sorted({x.region for x in est.lines}):
         lines = [x for x in est.lines if x.region == region]
@@ -70,7 +76,7 @@ def render(est: Estimate, stack: str, phase: int, fmt: str = "text") -> str:
         out.append(f"  UNPRICED ({len(est.unpriced)}): no total until infra/prices.yaml has these figures")
         out += [f"    {u.render()}" for u in est.unpriced]
     else:
-        out.append(f"  total: {_usd(est.low)} / {_usd(est.high)}")
+        out.append(f"  total: {_usd(est.low)} / {_usd(est.high)}{_against(est, budget)}")
     out.append(f"  {est.usage.render()}")
     return "\n".join(out)
 

@@ -10,6 +10,8 @@ run to run. Secrets never reach the output: any value that was marked secret is 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +21,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from infra import stackfile
+from components.problems import ConfigError
+from infra import cost, stackfile
 from infra.config import SECRET_KEYS
 from infra.recording import PROJECT, REDACTED, Record, _RecordingMonitor, record
 from infra.settings import NAMESPACE, Settings
@@ -95,9 +98,11 @@ def run(
     phase: int | None = None,
     root: Path = ROOT,
     program: Callable[[Settings], None] | None = None,
+    check_budget: bool = True,
 ) -> Plan:
     """Resolve ``Pulumi.<stack>.yaml`` (with an optional phase override) and run the program under
-    mocks. Raises ``ConfigError`` before any registration when the config is invalid."""
+    mocks. Raises ``ConfigError`` before any registration when the config is invalid, and after
+    the run when the estimate's minimum exceeds ``phasescale:budgetUsdPerMonth`` (``check_budget``)."""
     from infra.load import load  # late import: the composition imports every component
     from infra.stack import build
 
@@ -107,6 +112,11 @@ def run(
         raw[f"{NAMESPACE}:phase"] = str(phase)
     body = program or build
     records = record(lambda: body(settings), stack, raw, secret_keys)
+    budget = settings.stack.budget_usd_per_month
+    if check_budget and budget is not None:
+        problems = cost.budget_problems(cost.estimate(records, settings.stack.usage), budget)
+        if problems:
+            raise ConfigError(problems)
     return Plan(stack=stack, settings=settings, records=records)
 
 
@@ -238,6 +248,17 @@ def summary(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def budget_gate(stack: str, root: Path = ROOT) -> None:
+    """Under ``pulumi up``: validation runs before any resource is registered, but the estimate
+    needs the plan's resources, and the engine's process cannot switch to mocks. So the program
+    plans its own stack file offline in a child process first (the same code under mocks, which
+    checks the budget) and stops before registering anything when that fails. Config given only
+    on the command line (``pulumi up --config``) is not in the stack file and not in the check."""
+    done = subprocess.run([sys.executable, "-m", "infra", "plan", "--stack", stack], cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise pulumi.RunError(done.stderr.strip() or done.stdout.strip())
+
+
 def pulumi_program() -> None:
     """Entry point under the real engine (``__main__.py``): config from Pulumi, errors without
     a traceback."""
@@ -251,6 +272,8 @@ def pulumi_program() -> None:
     secret_keys = frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
     try:
         settings = load(raw, secret_keys, pulumi.get_stack())
+        if settings.stack.budget_usd_per_month is not None:
+            budget_gate(pulumi.get_stack())
         build(settings)
     except ConfigError as err:
         raise pulumi.RunError(err.render()) from None

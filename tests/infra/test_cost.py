@@ -4,16 +4,20 @@ coverage of every machine and region the catalog and stack files can produce, an
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.gpu.catalog import EKS_INSTANCES, GKE_MACHINES
 from components.gpu.zones import GKE_ZONES
 from components.nodes import MACHINES, Cloud
 from infra import cost, cost_report
+from infra import plan as planner
 from infra.catalog import DATA_NODES, GPU, NODES
 from infra.recording import Record
+from infra.settings import resolve_all
 from tests.planning import PHASES, ROOT, STACKS, plan_of
 
 
@@ -152,3 +156,36 @@ def test_in_cluster_volumes_on_gke_priced_as_their_disks() -> None:
     assert [(x.part, x.low) for x in est.lines[1:]] == [("postgres", 325.0), ("volumes", 452.61)]
     assert [u.what for u in est.unpriced] == ["the ingress controller's regional load balancer in asia-northeast3"]
     assert cost.estimate(records[1:2]).lines == []  # no cluster of ours: an existing cluster's disks
+
+
+def test_budget_and_usage_are_typed_config() -> None:
+    raw, secrets = planner.read_stack_config(planner.stack_file("prod"))
+    ok = resolve_all({**raw, "phasescale:budgetUsdPerMonth": "900", "phasescale:usage": '{"natEgressGib": 250}'}, secrets)
+    assert ok.problems == [] and ok.settings is not None
+    assert ok.settings.stack.budget_usd_per_month == 900 and ok.settings.stack.usage.nat_egress_gib == 250
+    bad = resolve_all({**raw, "phasescale:budgetUsdPerMonth": "-5", "phasescale:usage": '{"natEgressGib": true, "egress": 1}'}, secrets)
+    assert {p.path for p in bad.problems} == {
+        "phasescale:budgetUsdPerMonth", "phasescale:usage.natEgressGib", "phasescale:usage.egress"}
+
+
+def test_budget_fails_when_the_minimum_exceeds_it_or_cannot_be_checked() -> None:
+    est = cost.estimate([rec("gcp:container/cluster:Cluster", "c", location="asia-northeast3")])  # $73.00
+    assert cost.budget_problems(est, 100.0) == [] and cost.budget_problems(est, None) == []
+    (over,) = cost.budget_problems(est, 50.0)
+    assert (over.path, over.value) == ("phasescale:budgetUsdPerMonth", 50.0) and "$73.00" in over.expected
+    (gap,) = cost.budget_problems(cost.estimate(plan_of("prod", 1).records), 10_000.0)
+    assert "unpriced: gcp:compute/routerNat:RouterNat" in gap.expected
+    assert "budget $50.00: EXCEEDED at the minimum" in cost_report.total_line(est, 50.0)
+
+
+def test_budget_gate_under_pulumi_up_stops_before_registering(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+
+    def fake(args: list[str], **_: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 2, "", "1 config problem(s):\n  - phasescale:budgetUsdPerMonth: 50")
+
+    monkeypatch.setattr(planner.subprocess, "run", fake)
+    with pytest.raises(pulumi.RunError, match="budgetUsdPerMonth"):
+        planner.budget_gate("prod")
+    assert calls[0][1:] == ["-m", "infra", "plan", "--stack", "prod"]
