@@ -135,6 +135,7 @@ class _Pricer:
             if r.type == "pulumi:providers:aws"
         }
         self.forwarding_rules = 0
+        self.nodes: dict[str, tuple[int, int]] = {}
         self.k8s_clusters: dict[str, tuple[str, str]] = {}
         for r in records:  # cluster <stack>-<region> (GKE) / provider <region>-aws (EKS) -> <region>-k8s
             if r.type == "gcp:container/cluster:Cluster":
@@ -184,13 +185,20 @@ class _Pricer:
         per_node = _month(hourly) + float(disk) * float(nc.get("diskSizeGb", 100))
         detail = f"{lo}-{hi} x {machine}{' spot' if spot else ''} + {nc.get('diskSizeGb', 100)} GiB {disk_type}"
         self.add(region, _part(r.name), r, detail, lo * per_node, hi * per_node)
+        n_lo, n_hi = self.nodes.get(region, (0, 0))
+        self.nodes[region] = (n_lo + lo, n_hi + hi)
 
     def router_nat(self, r: Record) -> None:
+        """Priced after every node pool: the gateway's hourly rate counts the region's VMs."""
         region = str(r.inputs["region"])
-        if self.p.get("cloud_nat_gateway_hour") is None:
-            return self.missing(r, "Cloud NAT gateway hours")
-        rate = self.p["cloud_nat_data_per_gib"][region]
-        self.add(region, "nat", r, f"{self.usage.nat_egress_gib:g} GiB", rate * self.usage.nat_egress_gib)
+        g = self.p["cloud_nat_gateway_hour"]
+        lo, hi = self.nodes.get(region, (0, 0))
+
+        def month(vms: int) -> float:
+            hourly = g["capped"] if vms > g["vm_cap"] else vms * g["per_vm"]
+            return _month(hourly + g["per_ip"]) + self.p["cloud_nat_data_per_gib"][region] * self.usage.nat_egress_gib
+
+        self.add(region, "nat", r, f"{lo}-{hi} VMs, 1 IP, {self.usage.nat_egress_gib:g} GiB", month(lo), month(hi))
 
     def gcs_bucket(self, r: Record) -> None:
         region = str(r.inputs.get("location", "")).lower()
@@ -371,7 +379,8 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         "aws:msk/cluster:Cluster": pr.by_key("msk", lambda r: f"MSK broker {((r.inputs.get('brokerNodeGroupInfo') or {}).get('instanceType'))}"),
         "gcp:managedkafka/cluster:Cluster": pr.by_key("managed_kafka", "Managed Service for Apache Kafka vCPU, memory and storage"),
     }
-    for r in records:
+    last = {"gcp:compute/routerNat:RouterNat"}  # needs the node counts of its region
+    for r in [*(r for r in records if r.type not in last), *(r for r in records if r.type in last)]:
         handler = handlers.get(r.type)
         if handler is not None:
             handler(r)

@@ -77,7 +77,7 @@ def test_cluster_fees_buckets_and_load_balancer() -> None:
 @pytest.mark.parametrize(("record", "named"), [
     (rec("gcp:redis/instance:Instance", "r", tier="BASIC", memorySizeGb=1, region="asia-northeast3"),
      "Memorystore BASIC 1 GiB in asia-northeast3"),
-    (rec("gcp:compute/routerNat:RouterNat", "nat", region="asia-northeast3"), "Cloud NAT gateway hours"),
+    (rec("gcp:compute/globalAddress:GlobalAddress", "ip"), "a global static IP address"),
     (rec(POOL, "p", location="asia-northeast3", nodeConfig={"machineType": "a3-ultragpu-8g"}),
      "machine a3-ultragpu-8g (on-demand) in asia-northeast3"),
     (rec("aws:kms/key:Key", "k"), "this resource type"),
@@ -174,7 +174,7 @@ def test_budget_fails_when_the_minimum_exceeds_it_or_cannot_be_checked() -> None
     (over,) = cost.budget_problems(est, 50.0)
     assert (over.path, over.value) == ("phasescale:budgetUsdPerMonth", 50.0) and "$73.00" in over.expected
     (gap,) = cost.budget_problems(cost.estimate(plan_of("prod", 1).records), 10_000.0)
-    assert "unpriced: gcp:compute/routerNat:RouterNat" in gap.expected
+    assert "unpriced: gcp:redis/instance:Instance, kubernetes:helm.sh/v3:Release" in gap.expected
     assert "budget $50.00: EXCEEDED at the minimum" in cost_report.total_line(est, 50.0)
 
 
@@ -189,3 +189,13 @@ def test_budget_gate_under_pulumi_up_stops_before_registering(monkeypatch: pytes
     with pytest.raises(pulumi.RunError, match="budgetUsdPerMonth"):
         planner.budget_gate("prod")
     assert calls[0][1:] == ["-m", "infra", "plan", "--stack", "prod"]
+
+
+def test_cloud_nat_counts_the_regions_vms_after_every_pool() -> None:
+    nat = rec("gcp:compute/routerNat:RouterNat", "nat", region="asia-northeast3")
+    pool = rec(POOL, "prod-seoul-system", location="asia-northeast3", autoscaling={"minNodeCount": 1, "maxNodeCount": 12},
+               nodeConfig={"machineType": "e2-standard-2", "diskSizeGb": 10})
+    (line,) = [x for x in cost.estimate([nat, pool]).lines if x.part == "nat"]
+    # 3 VMs: (3 x $0.0014 + 1 IP x $0.005) x 730 = $6.716, + 100 GiB x $0.045 = $11.216
+    # 36 VMs (above 32): ($0.044 + $0.005) x 730 = $35.77, + $4.50 = $40.27
+    assert (line.low, line.high) == (11.22, 40.27)
