@@ -21,6 +21,7 @@ import yaml
 
 from components.problems import Problem
 from infra.cost_config import UsageConfig as Usage
+from infra.cost_types import FREE_TYPES
 from infra.recording import Record
 
 PRICES = Path(__file__).with_name("prices.yaml")
@@ -28,6 +29,8 @@ PRICES = Path(__file__).with_name("prices.yaml")
 GKE_STORAGE_CLASSES = {None: "pd-balanced", "standard-rwo": "pd-balanced", "premium-rwo": "pd-ssd", "standard": "pd-standard"}
 """GKE's built-in StorageClasses and the disk each provisions (the default class is standard-rwo,
 a pd-balanced disk: cloud.google.com/kubernetes-engine/docs/how-to/persistent-volumes/gce-pd-csi-driver)."""
+
+EKS_STANDARD_SUPPORT = ("1.34", "1.35", "1.36")
 
 GKE_DEFAULT_ZONES = 3
 """Zones a regional GKE cluster's node pool spans without ``nodeLocations`` (GKE: "regional
@@ -292,8 +295,10 @@ class _Pricer:
         return self.aws_regions.get(r.provider, r.provider)
 
     def eks_cluster(self, r: Record) -> None:
-        # Standard support; a version in extended support costs ``eks_cluster_hour.extended``.
-        self.add(self.region_of(r), "cluster fee", r, "EKS cluster (standard support)", _month(self.p["eks_cluster_hour"]["standard"]))
+        # The config allows 1.34-1.36, the minors in EKS standard support in 2026-12
+        # (components/versions.py); any other minor is billed at the extended-support rate.
+        support = "standard" if str(r.inputs.get("version")) in EKS_STANDARD_SUPPORT else "extended"
+        self.add(self.region_of(r), "cluster fee", r, f"EKS cluster ({support} support)", _month(self.p["eks_cluster_hour"][support]))
 
     def node_group(self, r: Record) -> None:
         i = r.inputs
@@ -312,33 +317,6 @@ class _Pricer:
         self.add(region, _part(str(i.get("nodeGroupName", r.name)) if "vllm" not in r.name else r.name), r,
                  f"{lo}-{hi} x {kind}", lo * _month(hourly), hi * _month(hourly))
 
-
-FREE_TYPES = frozenset({
-    "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/firewall:Firewall",
-    "gcp:compute/router:Router", "gcp:compute/sSLPolicy:SSLPolicy", "gcp:compute/managedSslCertificate:ManagedSslCertificate",
-    "gcp:compute/targetHttpProxy:TargetHttpProxy", "gcp:compute/targetHttpsProxy:TargetHttpsProxy",
-    "gcp:compute/backendBucketSignedUrlKey:BackendBucketSignedUrlKey",
-    "gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy",
-    "gcp:projects/iAMCustomRole:IAMCustomRole", "gcp:projects/iAMMember:IAMMember", "gcp:projects/service:Service",
-    "gcp:serviceaccount/account:Account", "gcp:serviceaccount/iAMMember:IAMMember",
-    "gcp:storage/bucketIAMMember:BucketIAMMember",
-    "aws:autoscaling/tag:Tag", "aws:ec2/internetGateway:InternetGateway", "aws:ec2/route:Route",
-    "aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/subnet:Subnet", "aws:ec2/vpc:Vpc",
-    "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter", "aws:eks/addon:Addon",
-    "aws:elasticache/parameterGroup:ParameterGroup", "aws:elasticache/subnetGroup:SubnetGroup",
-    "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:iam/policy:Policy", "aws:iam/role:Role",
-    "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:rds/parameterGroup:ParameterGroup", "aws:rds/subnetGroup:SubnetGroup",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketPolicy:BucketPolicy",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketVersioning:BucketVersioning", "aws:cloudfront/originAccessControl:OriginAccessControl",
-})  # fmt: skip
-"""Cloud resource types that cost nothing by themselves (their traffic is priced where it is
-billed: NAT, load balancer, CDN). Kubernetes objects, providers and components are never priced
-(their nodes and volumes are)."""
 
 def is_cloud_type(type_: str) -> bool:
     return type_.startswith(("gcp:", "aws:")) and not type_.startswith("pulumi:")

@@ -199,3 +199,9 @@ def test_cloud_nat_counts_the_regions_vms_after_every_pool() -> None:
     # 3 VMs: (3 x $0.0014 + 1 IP x $0.005) x 730 = $6.716, + 100 GiB x $0.045 = $11.216
     # 36 VMs (above 32): ($0.044 + $0.005) x 730 = $35.77, + $4.50 = $40.27
     assert (line.low, line.high) == (11.22, 40.27)
+
+
+def test_eks_fee_by_support_window() -> None:
+    aws = rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2")
+    fees = [cost.estimate([aws, rec("aws:eks/cluster:Cluster", "c", provider="seoul-aws", version=v)]).low for v in ("1.35", "1.30")]
+    assert fees == [73.0, 438.0]  # $0.10 and $0.60 x 730 h
