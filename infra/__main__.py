@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--from-phase", type=_phase, required=True)
     d.add_argument("--to-phase", type=_phase, required=True)
     d.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
+    c = sub.add_parser("cost", help="monthly cost of a stack at a phase, from its offline plan")
+    c.add_argument("--stack", required=True)
+    c.add_argument("--phase", type=_phase, help="override phasescale:phase")
+    c.add_argument("--format", choices=("text", "json"), default="text")
+    c.add_argument("--dir", type=Path, default=None, help="folder of the stack files (default: project)")
     sub.add_parser("reference", help="print the config reference (the README's, generated)")
     sub.add_parser("preflight", help="(used by the program under pulumi up) the plan checks of a config read from stdin")
     a = sub.add_parser("advise", help="should the stack move up or down a phase? (live Prometheus)")
@@ -60,9 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no stack file {planner.stack_file(args.stack, root)}", file=sys.stderr)
         return 2
     try:
+        from infra import cost, cost_report
+
+        if args.command == "cost":
+            result = planner.run(args.stack, args.phase, root, check_budget=False)
+            est = cost.estimate(result.records, result.settings.stack.usage)
+            budget = result.settings.stack.budget_usd_per_month
+            print(cost_report.render(est, args.stack, result.settings.phase, args.format, budget))
+            return 2 if est.unpriced or cost.budget_problems(est, budget) else 0
         if args.command == "plan":
             result = planner.run(args.stack, args.phase, root)
             print(planner.summary(result))
+            print(cost_report.total_line(cost.estimate(result.records, result.settings.stack.usage),
+                                         result.settings.stack.budget_usd_per_month))
             if args.out:
                 planner.write(result, args.out)
                 print(f"wrote {args.out}/")
@@ -71,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
         before = planner.run(args.stack, args.from_phase, root)
         after = planner.run(args.stack, args.to_phase, root)
-        print(render(diff(before, after), args.from_phase, args.to_phase))
+        delta = cost_report.delta_line(cost.estimate(before.records, before.settings.stack.usage),
+                                       cost.estimate(after.records, after.settings.stack.usage))
+        print(cost_report.beside_stateful(render(diff(before, after), args.from_phase, args.to_phase), delta))
         return 0
     except ConfigError as err:
         print(err.render(), file=sys.stderr)

@@ -44,7 +44,7 @@ API_OF_TYPE: dict[str, tuple[str, ...]] = {
     # stackdriver_exporter reads Memorystore Cluster's and Cloud Run's metrics from the same Monitoring API.
     "gcp:container/cluster:Cluster": (
         "container.googleapis.com", "compute.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com",
-    ),  # fmt: skip
+    ),
 }
 
 

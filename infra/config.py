@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infra import config_alerts, rules
+from infra import config_alerts, cost_config, rules
 from infra.config_base import NAME_RE, Cidr, DnsName, Model, Name
 from infra.config_tls import DnsZone
 
@@ -379,6 +379,8 @@ class StackConfig(Model):
     alerts: config_alerts.AlertsConfig = Field(default_factory=dict, description=config_alerts.DESCRIPTION)
     phase_overrides: dict[int | str, object] = Field(default_factory=dict, description="Catalog values for given "
                                                      "phases, over overrides: {3: {...}} or {'2-4': {...}}.")
+    usage: cost_config.UsageConfig = Field(default_factory=cost_config.UsageConfig, description="Usage the cost estimate assumes.")
+    budget_usd_per_month: float | None = Field(default=None, gt=0, description="The estimate's minimum may not exceed it (infra cost).")
 
     @property
     def protect_stateful(self) -> bool:

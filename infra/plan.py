@@ -19,8 +19,8 @@ from typing import Any
 import pulumi
 import yaml
 
-from components.problems import raise_if_any
-from infra import deployability, stackfile
+from components.problems import Problem, raise_if_any
+from infra import cost, deployability, stackfile
 from infra.config import SECRET_KEYS
 from infra.recording import PROJECT, REDACTED, Record, _RecordingMonitor, record
 from infra.settings import NAMESPACE, Settings
@@ -97,10 +97,12 @@ def run(
     root: Path = ROOT,
     program: Callable[[Settings], None] | None = None,
     check: bool = True,
+    check_budget: bool = True,
 ) -> Plan:
     """Resolve ``Pulumi.<stack>.yaml`` (with an optional phase override) and run the program under
-    mocks. Raises ``ConfigError`` before any registration when the config is invalid, and (with
-    ``check``) after recording when the plan is not deployable (``infra.deployability``)."""
+    mocks. Raises ``ConfigError`` before any registration when the config is invalid, and after
+    recording when the plan is not deployable (``check``: ``infra.deployability``) or its estimate's
+    minimum exceeds ``phasescale:budgetUsdPerMonth`` (``check_budget``: ``infra.cost``)."""
     from infra.load import load  # late import: the composition imports every component
     from infra.stack import build
 
@@ -111,9 +113,19 @@ def run(
     body = program or build
     records = record(lambda: body(settings), stack, raw, secret_keys)
     plan = Plan(stack=stack, settings=settings, records=records)
-    if check:  # the checks that need the plan's own objects (infra/deployability.py)
-        raise_if_any(deployability.plan_problems(settings, plan.manifests(), plan.helm_releases()))
+    raise_if_any(plan_problems(plan, deployable=check, budget=check_budget))
     return plan
+
+
+def plan_problems(plan: Plan, deployable: bool = True, budget: bool = True) -> list[Problem]:
+    """The checks that need the plan's own objects: deployability (``infra.deployability``) and the
+    budget against the estimate's minimum (``infra.cost``)."""
+    settings, found = plan.settings, []
+    if deployable:
+        found += deployability.plan_problems(settings, plan.manifests(), plan.helm_releases())
+    if budget and settings.stack.budget_usd_per_month is not None:
+        found += cost.budget_problems(cost.estimate(plan.records, settings.stack.usage), settings.stack.budget_usd_per_month)
+    return found
 
 
 def _slug(text: str) -> str:
@@ -247,7 +259,7 @@ def summary(plan: Plan) -> str:
 def preflight_child(stdin: str) -> tuple[int, str]:
     """``python -m infra preflight``: the child side of :func:`infra.deployability.preflight`. Reads
     ``{"config", "secretKeys", "stack"}`` as JSON, records the program under mocks and answers the
-    deployability problems as a JSON list (``[]`` when there are none). Exit 0 whenever it answers:
+    plan's problems (deployability and budget: :func:`plan_problems`) as a JSON list (``[]`` when there are none). Exit 0 whenever it answers:
     the parent treats any other exit as a failed check, never as a pass."""
     from infra.load import load  # late import: the composition imports every component
     from infra.stack import build
@@ -256,7 +268,7 @@ def preflight_child(stdin: str) -> tuple[int, str]:
     raw, secret_keys, stack = request["config"], frozenset(request["secretKeys"]), request["stack"]
     settings = load(raw, secret_keys, stack)
     plan = Plan(stack=stack, settings=settings, records=record(lambda: build(settings), stack, raw, secret_keys))
-    found = deployability.plan_problems(settings, plan.manifests(), plan.helm_releases())
+    found = plan_problems(plan)
     rendered = [{"path": p.path, "value": p.value, "expected": p.expected} for p in found]
     return 0, json.dumps(rendered, default=str)
 
@@ -274,7 +286,7 @@ def pulumi_program() -> None:
     secret_keys = frozenset(_SECRET_KEYS.get()) | frozenset(get_config_secret_keys_env())
     try:
         settings = load(raw, secret_keys, pulumi.get_stack())
-        # The checks that need the plan's own objects, before the first registration.
+        # The checks that need the plan's own objects (deployability, budget), before the first registration.
         raise_if_any(deployability.preflight(raw, secret_keys, pulumi.get_stack()))
         build(settings)
     except ConfigError as err:

@@ -166,6 +166,21 @@ def repeated_in_one_process(times: int) -> list[float]:
     return runs
 
 
+def cost_of_plans() -> dict[str, float]:
+    """CPU seconds of ``infra.cost.estimate`` on prod phase 4's plan (price table loaded once
+    first, as ``plan`` does), and of loading the table."""
+    code = (
+        "import json, time; from infra import plan as p, cost\n"
+        "plan = p.run('prod', 4)\n"
+        "t = time.process_time(); cost.prices(); load = time.process_time() - t\n"
+        "t = time.process_time(); cost.estimate(plan.records); once = time.process_time() - t\n"
+        "print(json.dumps({'load': load, 'estimate': once, 'resources': len(plan.records)}))"
+    )
+    done = subprocess.run([PY, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True)
+    out: dict[str, float] = json.loads(done.stdout)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the minimum is reported")
@@ -203,6 +218,9 @@ def main() -> None:
         print(f"\nfloor, {size} in one process with the SDK loaded: the plan {1000 * floor['plan'] / n:.2f} ms CPU "
               f"per resource; replaying its {n} records as bare resources (SDK registration and recording "
               f"only) {1000 * floor['replay'] / n:.2f} ms")
+    c = cost_of_plans()
+    print(f"\ncost of prod phase 4's plan ({c['resources']:.0f} records): price table load {1000 * c['load']:.1f} ms CPU, "
+          f"estimate {1000 * c['estimate']:.1f} ms CPU")
     runs = repeated_in_one_process(5)
     print("\nprod phase 4 planned 5 times in one process, CPU s each: " + ", ".join(f"{r:.2f}" for r in runs))
     if not args.skip_suite:

@@ -68,7 +68,7 @@ def test_a_namespace_typo_is_an_error_not_a_development_stack(
 def test_unknown_phasescale_key_suggests_the_nearest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (got,) = cli(tmp_path, capsys, GKE + "  phasescale:overides: {nodes: {maxNodes: 4}}\n")
     assert got.startswith("phasescale:overides: got {'nodes': {'maxNodes': 4}}; unknown key; did you mean "
-                          "phasescale:overrides? valid keys: alerts, cdn, ")
+                          "phasescale:overrides? valid keys: alerts, budgetUsdPerMonth, cdn, ")
 
 
 def test_key_without_namespace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,205 @@
+"""The cost estimate (infra/cost.py): hand-computed figures per priced type, the price table's
+coverage of every machine and region the catalog and stack files can produce, and the README table."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.gpu.catalog import EKS_INSTANCES, GKE_MACHINES
+from components.gpu.zones import GKE_ZONES
+from components.nodes import MACHINES, Cloud
+from infra import cost, cost_report
+from infra import plan as planner
+from infra.catalog import DATA_NODES, GPU, NODES
+from infra.recording import Record
+from infra.settings import resolve_all
+from tests.planning import PHASES, ROOT, STACKS, plan_of, write_stack
+
+
+def rec(type_: str, name: str, provider: str = "", **inputs: Any) -> Record:
+    return Record(type=type_, name=name, parent="", provider=provider, protect=False, custom=True, inputs=inputs)
+
+
+POOL = "gcp:container/nodePool:NodePool"
+
+
+def test_gke_system_pool_per_zone_counts_times_three_zones() -> None:
+    # e2-standard-4 Seoul $0.17193144/h x 730 h = $125.5099512 + 100 GiB pd-balanced x $0.13 = $138.5099512
+    est = cost.estimate([rec(POOL, "prod-seoul-system", location="asia-northeast3",
+                             autoscaling={"minNodeCount": 1, "maxNodeCount": 3},
+                             nodeConfig={"machineType": "e2-standard-4", "diskType": "pd-balanced", "diskSizeGb": 100})])
+    (line,) = est.lines
+    assert (line.part, line.low, line.high) == ("system pool", 415.53, 1246.59)  # 3 x and 9 x 138.5099512
+
+
+def test_gke_spot_gpu_pool_total_counts_and_spot_price() -> None:
+    # a2-highgpu-1g spot Seoul $2.151475/h x 730 = $1570.57675 + 200 GiB x $0.13 = $1596.57675
+    est = cost.estimate([rec(POOL, "seoul-vllm-gpu-spot-a2-highgpu-1g", location="asia-northeast3",
+                             nodeLocations=["asia-northeast3-a", "asia-northeast3-b"],
+                             autoscaling={"totalMinNodeCount": 0, "totalMaxNodeCount": 1},
+                             nodeConfig={"machineType": "a2-highgpu-1g", "spot": True, "diskSizeGb": 200,
+                                         "guestAccelerators": [{"count": 1, "type": "nvidia-tesla-a100"}]})])
+    (line,) = est.lines
+    assert (line.part, line.low, line.high) == ("gpu spot", 0.0, 1596.58)
+
+
+def test_gke_n1_pool_adds_its_t4s() -> None:
+    # (n1-standard-8 $0.487514 + 2 x T4 $0.37) x 730 = $896.08522 + 100 GiB x $0.13 = $909.08522
+    est = cost.estimate([rec(POOL, "seoul-vllm-gpu-on-demand-n1-standard-8", location="asia-northeast3",
+                             nodeLocations=["asia-northeast3-b"], autoscaling={"totalMinNodeCount": 1, "totalMaxNodeCount": 1},
+                             nodeConfig={"machineType": "n1-standard-8", "diskSizeGb": 100,
+                                         "guestAccelerators": [{"count": 2, "type": "nvidia-tesla-t4"}]})])
+    assert [(x.part, x.low) for x in est.lines] == [("gpu on-demand", 909.09)]
+
+
+def test_cluster_fees_buckets_and_load_balancer() -> None:
+    records = [
+        rec("gcp:container/cluster:Cluster", "prod-seoul", location="asia-northeast3"),  # $0.10 x 730
+        rec("gcp:storage/bucket:Bucket", "b", location="ASIA-NORTHEAST3", storageClass="STANDARD"),  # 50 GiB x $0.023
+        *(rec("gcp:compute/globalForwardingRule:GlobalForwardingRule", f"fr{n}") for n in range(6)),
+        rec("gcp:compute/uRLMap:URLMap", "map", defaultService="backend"),  # 300 GiB x $0.008
+        rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2"),
+        rec("aws:eks/cluster:Cluster", "prod-aws-seoul", provider="seoul-aws", version="1.35"),
+    ]
+    est = cost.estimate(records)
+    assert not est.unpriced
+    assert est.by("part") == {"cluster fee": (146.0, 146.0), "buckets": (1.15, 1.15),
+                              # 5 x $0.025 x 730 + 1 x $0.01 x 730 + $2.40
+                              "cdn and load balancers": (100.95, 100.95)}
+    assert est.by("region")["ap-northeast-2"] == (73.0, 73.0)
+
+
+@pytest.mark.parametrize(("record", "named"), [
+    (rec("gcp:redis/instance:Instance", "r", tier="BASIC", memorySizeGb=1, region="asia-northeast3"),
+     "Memorystore BASIC 1 GiB in asia-northeast3"),
+    (rec("gcp:compute/globalAddress:GlobalAddress", "ip"), "a global static IP address"),
+    (rec(POOL, "p", location="asia-northeast3", nodeConfig={"machineType": "a3-ultragpu-8g"}),
+     "machine a3-ultragpu-8g (on-demand) in asia-northeast3"),
+    (rec("aws:kms/key:Key", "k"), "this resource type"),
+])
+def test_unpriced_is_an_error_naming_type_size_and_region(record: Record, named: str) -> None:
+    est = cost.estimate([record])
+    assert est.lines == [] and named in est.unpriced[0].render() and record.type in est.unpriced[0].render()
+    with pytest.raises(cost.UnpricedError, match=re.escape(named)):
+        cost.require_priced(est)
+
+
+def test_price_table_covers_every_machine_and_region_the_catalog_and_stacks_can_pick() -> None:
+    table = cost.prices()
+    stack_regions = {loc for s in STACKS for loc in re.findall(r"location: ([a-z0-9-]+)", (ROOT / f"Pulumi.{s}.yaml").read_text())}
+    assert stack_regions - {"local"} <= set(table["gcp_regions"]) | set(table["aws_regions"])
+    assert any(r.startswith("us-") for r in table["gcp_regions"]) and any(r.startswith("us-") for r in table["aws_regions"])
+    for machine in MACHINES[Cloud.GKE]:
+        assert set(table["gce_machines"][machine]) == set(table["gcp_regions"]), machine
+    for machine in MACHINES[Cloud.EKS]:
+        assert set(table["ec2_instances"][machine]) == set(table["aws_regions"]), machine
+    catalog = {row.gke_machine_type for row in [*NODES.values(), *DATA_NODES.values(), *GPU.values()]}
+    for region, sold in GKE_ZONES.items():  # every GPU sold in a stack region has its price there
+        for name in catalog | set(GKE_MACHINES):
+            m = GKE_MACHINES.get(name)
+            if m is None or sold.get(m.accelerator):
+                assert table["gce_machines"][name][region] is not None, (name, region)
+    assert set(EKS_INSTANCES) <= set(table["ec2_instances"])
+    for section in ("sources", "gce_disks", "gke_cluster_hour", "eks_cluster_hour", "msk", "managed_kafka"):
+        assert section in table
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_cloud_type_of_every_plan_is_priced_free_or_named_unpriced(stack: str) -> None:
+    for phase in PHASES:
+        records = plan_of(stack, phase).records
+        est = cost.estimate(records)
+        named = {u.resource for u in est.unpriced} | {x.resource for x in est.lines}
+        for r in records:
+            if cost.is_cloud_type(r.type) and r.type not in cost.FREE_TYPES:
+                assert r.name in named, (stack, phase, r.type, r.name)
+
+
+def test_readme_table_is_generated_by_the_command() -> None:
+    estimates = {(s, p): cost.estimate(plan_of(s, p).records) for s in STACKS for p in PHASES}
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- cost-table:begin", "<!-- cost-table:end -->"
+    body = readme[readme.index(begin):readme.index(end)].split("\n", 1)[1].strip()
+    assert body == cost_report.readme_table(estimates)
+
+
+def test_renderings() -> None:
+    est = cost.estimate([rec("gcp:container/cluster:Cluster", "c", location="asia-northeast3")])
+    assert cost_report.total_line(est) == "cost: $73.00 - $73.00 per month (autoscalers' minimum - maximum)"
+    assert cost_report.delta_line(cost.Estimate(), est) == (
+        "COST +73.00 USD/month at the minimum ($0.00 -> $73.00), +73.00 at the maximum ($0.00 -> $73.00)")
+    doc = cost_report.as_dict(est, "prod", 1)
+    assert doc["total"] == {"min": 73.0, "max": 73.0} and doc["regions"] == {"asia-northeast3": {"min": 73.0, "max": 73.0}}
+    assert cost_report.beside_stateful("head\nSTATEFUL x\nrest", "COST") == "head\nSTATEFUL x\nCOST\nrest"
+    assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:kms/key:Key", "k")]), "s", 1)
+
+
+def test_in_cluster_volumes_on_gke_priced_as_their_disks() -> None:
+    records = [
+        rec("gcp:container/cluster:Cluster", "prod-seoul", location="asia-northeast3"),
+        # 5 instances x 500 GiB pd-balanced (the default class) x $0.13 = $325
+        rec("kubernetes:postgresql.cnpg.io/v1:Cluster", "seoul-pg", provider="seoul-k8s",
+            apiVersion="postgresql.cnpg.io/v1", kind="Cluster", spec={"instances": 5, "storage": {"size": "500Gi"}}),
+        # 2 replicas x 1 TiB premium-rwo (pd-ssd) x $0.221 = $452.608
+        rec("kubernetes:apps/v1:StatefulSet", "s", provider="seoul-k8s", apiVersion="apps/v1", kind="StatefulSet",
+            metadata={"name": "s"}, spec={"replicas": 2, "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                "storageClassName": "premium-rwo", "resources": {"requests": {"storage": "1Ti"}}}}]}),
+        rec("kubernetes:helm.sh/v3:Release", "seoul-ingress", provider="seoul-k8s", chart="kubernetes-ingress",
+            values={"controller": {"service": {"type": "LoadBalancer"}}}),
+    ]
+    est = cost.estimate(records)
+    assert [(x.part, x.low) for x in est.lines[1:]] == [("postgres", 325.0), ("volumes", 452.61)]
+    assert [u.what for u in est.unpriced] == ["the ingress controller's regional load balancer in asia-northeast3"]
+    assert cost.estimate(records[1:2]).lines == []  # no cluster of ours: an existing cluster's disks
+
+
+def test_budget_and_usage_are_typed_config() -> None:
+    raw, secrets = planner.read_stack_config(planner.stack_file("prod"))
+    ok = resolve_all({**raw, "phasescale:budgetUsdPerMonth": "900", "phasescale:usage": '{"natEgressGib": 250}'}, secrets)
+    assert ok.problems == [] and ok.settings is not None
+    assert ok.settings.stack.budget_usd_per_month == 900 and ok.settings.stack.usage.nat_egress_gib == 250
+    bad = resolve_all({**raw, "phasescale:budgetUsdPerMonth": "-5", "phasescale:usage": '{"natEgressGib": true, "egress": 1}'}, secrets)
+    assert {p.path for p in bad.problems} == {
+        "phasescale:budgetUsdPerMonth", "phasescale:usage.natEgressGib", "phasescale:usage.egress"}
+
+
+def test_budget_fails_when_the_minimum_exceeds_it_or_cannot_be_checked() -> None:
+    est = cost.estimate([rec("gcp:container/cluster:Cluster", "c", location="asia-northeast3")])  # $73.00
+    assert cost.budget_problems(est, 100.0) == [] and cost.budget_problems(est, None) == []
+    (over,) = cost.budget_problems(est, 50.0)
+    assert (over.path, over.value) == ("phasescale:budgetUsdPerMonth", 50.0) and "$73.00" in over.expected
+    (gap,) = cost.budget_problems(cost.estimate(plan_of("prod", 1).records), 10_000.0)
+    assert "unpriced: gcp:redis/instance:Instance, kubernetes:helm.sh/v3:Release" in gap.expected
+    assert "budget $50.00: EXCEEDED at the minimum" in cost_report.total_line(est, 50.0)
+
+
+def test_the_preflight_child_checks_the_budget_with_the_engine_s_config(tmp_path: Path) -> None:
+    # Under pulumi up the budget is checked on the config the engine hands over, before registering.
+    parts = {p: False for p in ("postgres", "redis", "milvus", "gpu", "cdn", "monitoring")}
+    raw, secret = planner.read_stack_config(planner.stack_file("t", write_stack(tmp_path, "gke", 1, parts=parts)))
+    raw["phasescale:budgetUsdPerMonth"] = "50"
+    status, answer = planner.preflight_child(json.dumps({"config": raw, "secretKeys": sorted(secret), "stack": "t"}))
+    (problem,) = json.loads(answer)
+    assert (status, problem["path"], problem["value"]) == (0, "phasescale:budgetUsdPerMonth", 50.0)
+    assert problem["expected"].startswith("at least the estimate's minimum, $")
+
+
+def test_cloud_nat_counts_the_regions_vms_after_every_pool() -> None:
+    nat = rec("gcp:compute/routerNat:RouterNat", "nat", region="asia-northeast3")
+    pool = rec(POOL, "prod-seoul-system", location="asia-northeast3", autoscaling={"minNodeCount": 1, "maxNodeCount": 12},
+               nodeConfig={"machineType": "e2-standard-2", "diskSizeGb": 10})
+    (line,) = [x for x in cost.estimate([nat, pool]).lines if x.part == "nat"]
+    # 3 VMs: (3 x $0.0014 + 1 IP x $0.005) x 730 = $6.716, + 100 GiB x $0.045 = $11.216
+    # 36 VMs (above 32): ($0.044 + $0.005) x 730 = $35.77, + $4.50 = $40.27
+    assert (line.low, line.high) == (11.22, 40.27)
+
+
+def test_eks_fee_by_support_window() -> None:
+    aws = rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2")
+    fees = [cost.estimate([aws, rec("aws:eks/cluster:Cluster", "c", provider="seoul-aws", version=v)]).low for v in ("1.35", "1.30")]
+    assert fees == [73.0, 438.0]  # $0.10 and $0.60 x 730 h
