@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from infra import rules
+from infra import config_logging, rules
 from infra.rules import is_int_field
 
 NAME_RE = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -231,6 +231,7 @@ class Parts(Model):
     gpu: bool = False
     monitoring: bool = True
     cdn: bool = True
+    logging: bool = False
 
 
 class PostgresEngine(StrEnum):
@@ -402,6 +403,7 @@ class StackConfig(Model):
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
+    logging: config_logging.LoggingConfig = Field(default_factory=config_logging.LoggingConfig)
 
     @property
     def protect_stateful(self) -> bool:
