@@ -21,6 +21,7 @@ from components import kube
 from components.helm import release
 from components.logging import eck_plan as ep
 from components.logging import loki_plan as lp
+from components.logging import rules
 from components.logging.plan import (
     NAME,
     NAMESPACE,
@@ -132,6 +133,11 @@ class LoggingStack(pulumi.ComponentResource):
         self._policy("loki", lp.RELEASE, NAMESPACE, lp.network_policies(plan))
         self._policy("alloy", lp.ALLOY_RELEASE, SHIPPER_NAMESPACE, lp.shipper_network_policy(plan))
         if plan.monitoring:
+            rule = rules.prometheus_rule(dict(plan.monitor_labels))
+            k8s.apiextensions.CustomResource(
+                f"{n}-rules", api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata=rule["metadata"], spec=rule["spec"], opts=self._in(),
+            )
             k8s.core.v1.ConfigMap(
                 f"{n}-grafana-datasource",
                 metadata={"name": "loki-datasource", "namespace": plan.monitoring_namespace,

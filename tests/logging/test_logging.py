@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,15 +14,20 @@ import pytest
 from components.logging import eck_plan as ep
 from components.logging import loki_plan as lp
 from components.logging import plan as lgp
+from components.logging import rules
+from components.monitoring.metrics import Producer, producers
 from components.nodes import Capacity
 from components.problems import ConfigError
 from components.scheduling import DATA_TAINT, NodePool, free_per_node
 from infra import catalog
 from infra import plan as planner
+from infra.diff import diff
 from infra.parts import logging as part
+from infra.plan import Plan
 from infra.scheduling import region_daemonsets
 from infra.settings import resolve
 from tests.planning import PHASES, k8s_objects, plan_of
+from tests.promtool import run_all, tool, write_yaml
 
 PATH = "phasescale:overrides.logging"
 
@@ -189,3 +195,54 @@ def test_the_shipper_takes_its_requests_on_every_node_of_every_pool() -> None:
     assert free_per_node(data, [ship]) == Capacity(15290, 58801)
     [alloy] = region_daemonsets(plan_of("prod-aws", 1).settings)
     assert alloy.requests == Capacity(110, 306)  # Alloy 100m / 256 MiB + the config reloader 10m / 50 MiB
+
+
+def test_dropping_elasticsearch_is_named_a_stateful_delete() -> None:
+    """Switching a stack from eck to loki (or logging off) deletes the Elasticsearch resource and its
+    volumes: infra diff says so before anything else (and production protects it)."""
+    es = plan_of("prod", 2).named("kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch", "seoul-logging-es")
+    before = Plan(stack="prod", settings=plan_of("prod", 2).settings, records=[es])
+    after = Plan(stack="prod", settings=plan_of("prod", 2).settings, records=[])
+    assert diff(before, after).stateful_risks == [
+        "STATEFUL DELETE kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch seoul-logging-es "
+        "(stateful: data is lost unless migrated first)"
+    ]
+
+
+def test_the_alert_rules_pass_promtool_and_fire_on_dropped_lines(tmp_path: Path) -> None:
+    rules_file = write_yaml(tmp_path / "rules.yaml", {"groups": rules.groups()})
+    cases = write_yaml(tmp_path / "test.yaml", {
+        "rule_files": [str(rules_file)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [
+                {"series": 'loki_write_dropped_entries_total{pod="alloy-x"}', "values": "0 0 5 10 15 20 25 30 35 40 45 50 55 60"},
+                {"series": 'loki_request_duration_seconds_count{job="logging/loki",route="push",status_code="204"}',
+                 "values": "0+60x30"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "12m", "alertname": "LogShipperDroppingLogs", "exp_alerts": [{
+                    "exp_labels": {"severity": "warning", "pod": "alloy-x"},
+                    "exp_annotations": {
+                        "summary": "alloy-x dropped 50 log lines in 10 minutes",
+                        "description": "Alloy gave up sending these lines to Loki (Loki down or rejecting): they are lost.",
+                    },
+                }]},
+                {"eval_time": "30m", "alertname": "LokiRequestErrors", "exp_alerts": []},
+            ],
+        }],
+    })
+    promtool = tool("promtool")
+    out = run_all({"check": [promtool, "check", "rules", str(rules_file)], "test": [promtool, "test", "rules", str(cases)]})
+    assert out["check"].returncode == 0, out["check"].stdout + out["check"].stderr
+    assert out["test"].returncode == 0, out["test"].stdout + out["test"].stderr
+
+
+def test_the_rules_are_in_the_plan_and_their_metrics_are_scraped() -> None:
+    plan = plan_of("prod-aws", 2)
+    rule = k8s_objects(plan, "PrometheusRule")["seoul-k8s/logging"]
+    assert rule["metadata"]["labels"]["release"] == "monitoring" and rule["spec"]["groups"] == rules.groups()
+    releases = [r for c, r in plan.helm_releases() if c == "seoul-k8s"]
+    manifests = [o for c, o in plan.manifests() if c == "seoul-k8s"]
+    assert {Producer.LOKI, Producer.ALLOY} <= producers(manifests, releases, [])
