@@ -13,6 +13,7 @@ STATEFUL_TYPES = frozenset(
         "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
         "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisCluster",
         "kubernetes:milvus.io/v1beta1:Milvus",
+        "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch",
         "kubernetes:core/v1:PersistentVolumeClaim",
         "kubernetes:apps/v1:StatefulSet",
         "gcp:sql/databaseInstance:DatabaseInstance",

@@ -157,6 +157,34 @@ CHARTS: dict[str, Chart] = {
         "seaweedfs/seaweedfs k8s/charts/seaweedfs/Chart.yaml @ 3563738699f29fd1c9efde6fcbf4ba253439cac8"
         " (tag 4.44; appVersion 4.44); listed in gh-pages helm/index.yaml",
     ),
+    # The logging part (components/logging). ECK 3.5 manages Elastic Stack 8.x and 9.x; its CRDs come with
+    # the chart (subchart eck-operator-crds 3.5.0, installCRDs true) and are copied in validation/crds.
+    # Control-plane port: values.yaml `webhook.port: 9443` (validating webhook of every Elastic resource).
+    "eck-operator": Chart(
+        "eck-operator",
+        "3.5.0",
+        "https://helm.elastic.co",
+        "elastic/cloud-on-k8s deploy/eck-operator/Chart.yaml @ 386c7b14f2d1bbb7f2af1e7da997e64875f16e47"
+        " (tag v3.5.0; appVersion 3.5.0; kubeVersion >=1.21.0-0)",
+        control_plane_ports=(9443,),
+    ),
+    # The OSS Loki chart moved from grafana/loki (now GEL-only, chart 7.x) to grafana-community/helm-charts
+    # on 2026-03-16 (grafana/loki production/helm/loki/CHANGELOG.md 7.0.0). No webhook or APIService.
+    "loki": Chart(
+        "loki",
+        "18.11.0",
+        "https://grafana-community.github.io/helm-charts",
+        "grafana-community/helm-charts charts/loki/Chart.yaml @ 3386a1156177c6bcd7fdb1ad4c6b1dda094296e0"
+        " (tag loki-18.11.0; appVersion 3.7.6; kubeVersion >=1.25.0-0)",
+    ),
+    # Promtail is deprecated (EOL 2026-03-02, Grafana's "Promtail agent" docs): Alloy ships the logs.
+    "alloy": Chart(
+        "alloy",
+        "1.11.1",
+        "https://grafana.github.io/helm-charts",
+        "grafana/alloy operations/helm/charts/alloy/Chart.yaml @ 233907cff225ce253f812bdfc14138dac1fa0cd2"
+        " (tag helm-chart/1.11.1; appVersion v1.18.1)",
+    ),
 }
 
 
@@ -304,6 +332,24 @@ IMAGES: dict[str, Image] = {
         "amazon/aws-cli",
         "2.36.7",
         "aws/aws-cli tag 2.36.7 (2026-07-23); docker/Dockerfile on amazonlinux:2023 (bash, GNU date)",
+    ),
+    # The Elastic Stack the ECK resources run (their spec.version; ECK picks docker.elastic.co/<product>
+    # images of that version): the stack version ECK 3.5.0's end-to-end tests run (Makefile
+    # E2E_STACK_VERSION ?= 9.4.3 @ 386c7b14, tag v3.5.0). Elasticsearch, Kibana and Filebeat move together.
+    "elasticsearch": Image(
+        "docker.elastic.co/elasticsearch/elasticsearch",
+        "9.4.3",
+        "elastic/cloud-on-k8s Makefile E2E_STACK_VERSION @ 386c7b14f2d1bbb7f2af1e7da997e64875f16e47 (v3.5.0)",
+    ),
+    "kibana": Image(
+        "docker.elastic.co/kibana/kibana",
+        "9.4.3",
+        "same as elasticsearch: Kibana must run the Elasticsearch version",
+    ),
+    "filebeat": Image(
+        "docker.elastic.co/beats/filebeat",
+        "9.4.3",
+        "same as elasticsearch: Beats no newer than Elasticsearch",
     ),
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from components.cluster.webhooks import control_plane_ports
 from infra.config import PostgresEngine, StackConfig, Target
+from infra.config_logging import LoggingBackend
 from infra.settings import Settings, has_ingress
 
 
@@ -36,6 +37,8 @@ def webhook_charts(settings: Settings) -> frozenset[str]:
         charts.add("cert-manager")
     if stack.cluster.target is Target.EKS:
         charts.add("metrics-server")
+    if stack.parts.logging and stack.logging.backend is LoggingBackend.ECK:
+        charts.add("eck-operator")
     return frozenset(charts)
 
 

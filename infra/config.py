@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from infra import config_alerts, cost_config, rules
+from infra import config_alerts, config_logging, cost_config, rules
 from infra.config_base import NAME_RE, Cidr, DnsName, Model, Name
 from infra.config_tls import DnsZone
 
@@ -205,6 +205,7 @@ class Parts(Model):
     gpu: bool = False
     monitoring: bool = True
     cdn: bool = True
+    logging: bool = False
 
 
 class PostgresEngine(StrEnum):
@@ -381,6 +382,7 @@ class StackConfig(Model):
                                                      "phases, over overrides: {3: {...}} or {'2-4': {...}}.")
     usage: cost_config.UsageConfig = Field(default_factory=cost_config.UsageConfig, description="Usage the cost estimate assumes.")
     budget_usd_per_month: float | None = Field(default=None, gt=0, description="The estimate's minimum may not exceed it (infra cost).")
+    logging: config_logging.LoggingConfig = Field(default_factory=config_logging.LoggingConfig)
 
     @property
     def protect_stateful(self) -> bool:

@@ -117,6 +117,21 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+def _flatten_lists(value: Any, prefix: str = "") -> dict[str, Any]:
+    """:func:`_flatten` into lists too (``nodeSets[0].volumeClaimTemplates[0]...``): volumes inside lists."""
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for i, v in enumerate(value):
+            out.update(_flatten_lists(v, f"{prefix}[{i}]"))
+        return out
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten_lists(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: value}
+
+
 def changed_paths(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     fa, fb = _flatten(a), _flatten(b)
     return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
@@ -167,8 +182,11 @@ KEEP_OVERRIDE = {
     "kubernetes:milvus.io/v1beta1:Milvus": "milvus.minioStorageGib",
     "kubernetes:helm.sh/v3:Release": "monitoring.storageGib",
     "kubernetes:core/v1:PersistentVolumeClaim": "cdn.devStoreGib",
+    "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch": "logging.elasticsearchStorageGib",
 }
 """Where the stack keeps the old size (``phasescale:overrides.<part>.<key>``, or a ``phasescale:cdn`` key)."""
+KEEP_OVERRIDE_BY_PATH = {"values.singleBinary.persistence.size": "logging.lokiStorageGib"}
+"""Helm releases other than the MonitoringStack's, by the input that sizes their volume (the Loki chart)."""
 _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti)$")
 _UNIT = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
@@ -200,12 +218,12 @@ def volume_shrinks(d: PlanDiff) -> list[str]:
     the override that keeps the old size (``infra diff`` prints them before everything else)."""
     lines = []
     for a, b, _paths in sorted([*d.changed, *d.replaced], key=lambda c: c[1].key):
-        fa, fb = _flatten(a.inputs), _flatten(b.inputs)
+        fa, fb = _flatten_lists(a.inputs), _flatten_lists(b.inputs)
         for path in sorted(fa.keys() & fb.keys()):
             old, new = _volume_bytes(path, fa[path]), _volume_bytes(path, fb[path])
             if old is None or new is None or new >= old:
                 continue
-            key = keep_key(d, KEEP_OVERRIDE.get(b.type, "the part's storage key"))
+            key = keep_key(d, KEEP_OVERRIDE_BY_PATH.get(path) or KEEP_OVERRIDE.get(b.type, "the part's storage key"))
             # RDS's maxAllocatedStorage is twice storageGib (components.postgres.managed.rds_instances).
             keep = int(old / 2**30) // (2 if path == "maxAllocatedStorage" else 1)
             lines.append(f"VOLUME SHRINK {b.type} {b.name} {path}: {fa[path]} -> {fb[path]} (no operator or "

@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 from components import nodes
 from components.problems import Problem
-from components.scheduling import DATA_LABELS, DATA_TAINT, POOL_LABEL, NodePool, PodGroup, check
+from components.scheduling import DATA_LABELS, DATA_TAINT, POOL_LABEL, DaemonSet, NodePool, PodGroup, check
 from infra import services
 from infra.config import Target
-from infra.parts import cdn, gpu, milvus, monitoring, postgres, redis
+from infra.parts import cdn, gpu, logging, milvus, monitoring, postgres, redis
 from infra.settings import Settings
 from infra.targets import data_pool, zones_of
 
@@ -45,7 +45,14 @@ def region_pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
         out += gpu.pods(settings)
     if parts.cdn:
         out += cdn.pods(settings)
+    if parts.logging:
+        out += logging.pods(settings)
     return out
+
+
+def region_daemonsets(settings: Settings) -> list[DaemonSet]:
+    """The plan's DaemonSets (their pod on every node they tolerate): the log shipper."""
+    return logging.daemonsets(settings) if settings.stack.parts.logging else []
 
 
 def _allocatable(cloud: nodes.Cloud) -> Callable[[str], nodes.Capacity | None]:
@@ -107,5 +114,5 @@ def problems(settings: Settings) -> list[Problem]:
         pools, unknown = node_pools(settings, key)
         if unknown:
             return unknown
-        found += check(pools, region_pods(settings, key, primary=i == 0))
+        found += check(pools, region_pods(settings, key, primary=i == 0), region_daemonsets(settings))
     return found

@@ -39,7 +39,7 @@ from infra.services import connection_env, connection_problems, replica_bounds, 
 from infra.settings import Settings, has_ingress
 from infra.targets import RegionCluster, build_cluster
 
-PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn")
+PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn", "logging")
 """Build order of the optional parts: monitoring, then the cluster add-ons (KEDA, ingress), then the rest."""
 PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") for name in PART_ORDER}
 

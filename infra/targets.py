@@ -18,6 +18,7 @@ from components.scheduling import DataPool
 from components.sdk import aws
 from infra.charts import webhook_ports
 from infra.config import PostgresEngine, RedisEngine, Target
+from infra.config_logging import LoggingBackend
 from infra.settings import Settings
 
 
@@ -56,7 +57,7 @@ def zones_of(location: str, zones: list[str], target: Target) -> tuple[str, ...]
 
 def data_pool(settings: Settings) -> DataPool | None:
     """The region's data node pool (``dataNodes`` of the catalog), when the cluster runs a data part
-    in it: CNPG, operator Redis or Milvus on gke or eks. Managed engines need none; an existing
+    in it: CNPG, operator Redis, Milvus or Elasticsearch (logging eck) on gke or eks. Managed engines need none; an existing
     cluster's nodes are not ours to make."""
     cfg = settings.stack
     if cfg.cluster.target is Target.EXISTING:
@@ -66,6 +67,7 @@ def data_pool(settings: Settings) -> DataPool | None:
         (parts.postgres and cfg.postgres.engine is PostgresEngine.CNPG)
         or (parts.redis and cfg.redis.engine is RedisEngine.OPERATOR)
         or parts.milvus
+        or (parts.logging and cfg.logging.backend is LoggingBackend.ECK)
     )
     if not in_cluster:
         return None

@@ -101,7 +101,20 @@ def plan_pods(plan: planner.Plan) -> dict[str, list[PodGroup]]:
                         pod = {"containers": [{"resources": v["resources"]}], "nodeSelector": v.get("nodeSelector"),
                                "tolerations": v.get("tolerations")}
                         groups.append(pod_group(f"{base}/{dep}", pod, n, n, "-"))
+            elif kind == "Elasticsearch":
+                for node_set in spec["nodeSets"]:
+                    n = node_set["count"]
+                    groups.append(pod_group(base, node_set["podTemplate"]["spec"], n, n, "-"))
+            elif kind == "Kibana":
+                groups.append(pod_group(base, spec["podTemplate"]["spec"], spec["count"], spec["count"], "-"))
         for release_cluster, release in plan.helm_releases():
+            if release_cluster == cluster and release["chart"] == "loki":
+                single = release["values"]["singleBinary"]
+                pod = {"containers": [{"resources": single["resources"]}],  # the chart's default anti-affinity
+                       "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                           {"topologyKey": "kubernetes.io/hostname"}]}}}
+                groups.append(pod_group(f"{release['namespace']}/StatefulSet/loki", pod, single["replicas"],
+                                        single["replicas"], "-"))
             if release_cluster == cluster and release["chart"] == "kube-prometheus-stack":
                 values = release["values"]
                 for k, spec in (("Prometheus", values["prometheus"]["prometheusSpec"]),
@@ -135,6 +148,7 @@ def test_data_pods_tolerate_the_data_pool_and_apps_never_do() -> None:
     data = {g.name for g in groups if DATA_TOLERATION in g.tolerations}
     assert data == {
         "phasescale/Cluster/seoul-pg",
+        "logging/Elasticsearch/logs",
         *(f"milvus/Milvus/seoul-milvus/{r}" for r in ("mixCoord", "proxy", "queryNode", "dataNode", "streamingNode", "etcd")),
     }
     for g in groups:
@@ -180,13 +194,14 @@ def test_a_request_larger_than_any_node_names_the_pod_and_the_largest_node() -> 
     found = _problems("prod", 4, postgres={"cpu": 20})
     assert any(
         p.startswith("phasescale:overrides.postgres: got 'phasescale/Cluster/seoul-pg requests 20250m CPU, 33024 MiB x 5-5'")
-        and "the largest node it could use is data (n2-standard-16) with 15490m CPU, 59313 MiB" in p
+        and "the largest node it could use is data (n2-standard-16) with 15290m CPU, 58801 MiB" in p
         for p in found
     ), found
 
 
 def test_a_pool_max_too_small_for_max_replicas() -> None:
-    found = _problems("prod-aws", 3, nodes={"minNodes": 1, "maxNodes": 1}, dataNodes={"minNodes": 1, "maxNodes": 1})
+    found = _problems("prod-aws", 3, nodes={"minNodes": 1, "maxNodes": 1}, dataNodes={"minNodes": 1, "maxNodes": 1},
+                      logging={"lokiReplicas": 1})  # Loki's one-per-node replicas have their own message
     assert found and all("room for all pods at their" in p for p in found), found
     assert any("phasescale:overrides.nodes.maxNodes" in p for p in found)
 

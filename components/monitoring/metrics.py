@@ -31,6 +31,8 @@ class Producer(StrEnum):
     VLLM = "vllm"
     STACKDRIVER = "stackdriver-exporter"
     """Cloud Monitoring's metrics of Memorystore Cluster and Cloud Run (``managed_metrics``)."""
+    LOKI = "loki"
+    ALLOY = "alloy"
 
 
 PRODUCES: Mapping[Producer, frozenset[str]] = {
@@ -79,6 +81,10 @@ PRODUCES: Mapping[Producer, frozenset[str]] = {
     }),
     # prometheus-community/stackdriver_exporter collectors/monitoring_metrics.go buildFQName (managed_metrics)
     Producer.STACKDRIVER: managed_metrics.PRODUCED,
+    # grafana/loki pkg/util/server instrumentation (the mixin's LokiRequestErrors reads it), Loki chart ServiceMonitor
+    Producer.LOKI: frozenset({"loki_request_duration_seconds_count"}),
+    # grafana/alloy internal/component/common/loki/client/metrics.go (loki.write), Alloy chart ServiceMonitor
+    Producer.ALLOY: frozenset({"loki_write_dropped_entries_total"}),
 }  # fmt: skip
 
 _KEYWORDS = frozenset({"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -142,6 +148,10 @@ def producers(
         values = rel.get("values", {})
         if rel.get("chart") == "dcgm-exporter" and values.get("serviceMonitor", {}).get("enabled"):
             found.add(Producer.DCGM)
+        if rel.get("chart") == "loki" and values.get("monitoring", {}).get("serviceMonitor", {}).get("enabled"):
+            found.add(Producer.LOKI)
+        if rel.get("chart") == "alloy" and values.get("serviceMonitor", {}).get("enabled"):
+            found.add(Producer.ALLOY)
         if rel.get("chart") == "kube-prometheus-stack":
             if values.get("kubelet", {}).get("enabled", True):
                 found.add(Producer.KUBELET)

@@ -47,10 +47,11 @@ def test_every_volume_has_a_storage_class_on_its_cluster(stack: str, phase: int)
         assert st.storage_problems(requests, _classes(plan, cluster)) == []
 
 
-def test_the_walk_finds_prometheus_cnpg_and_milvus_volumes() -> None:
+def test_the_walk_finds_prometheus_cnpg_milvus_and_elasticsearch_volumes() -> None:
     paths = sorted(p for p, _ in _requests(plan_of("prod", 3), "seoul-k8s"))
     assert paths == [
         "Cluster/seoul-pg.spec.storage",
+        "Elasticsearch/logs.spec.nodeSets[0].volumeClaimTemplates[0].spec",
         "Milvus/seoul-milvus.spec.dependencies.etcd.inCluster.values.persistence",
         "helm/monitoring.alertmanager.alertmanagerSpec.storage.volumeClaimTemplate.spec",
         "helm/monitoring.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec",

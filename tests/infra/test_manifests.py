@@ -34,6 +34,9 @@ KNOWN_CRD_GROUPS = {
     "milvus.io",  # milvus-operator chart
     "cert-manager.io",  # cert-manager chart (ClusterIssuer, Certificate)
     "autoscaling.k8s.io",  # VerticalPodAutoscaler (GKE built in; VPA chart elsewhere)
+    "elasticsearch.k8s.elastic.co",  # eck-operator chart (CRDs in validation/crds)
+    "kibana.k8s.elastic.co",
+    "beat.k8s.elastic.co",
 }
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

@@ -1,0 +1,1 @@
+"""LoggingStack: container logs into Elasticsearch/Kibana (ECK, Filebeat) or Loki (Alloy, Grafana)."""
