@@ -32,6 +32,7 @@ API_OF: dict[str, tuple[str, ...]] = {
     "sql": ("sqladmin.googleapis.com",),
     "servicenetworking": ("servicenetworking.googleapis.com",),  # Cloud SQL private IP peering
     "cloudrunv2": ("run.googleapis.com",),
+    "managedkafka": ("managedkafka.googleapis.com",),  # Managed Service for Apache Kafka (the queue part)
 }
 
 API_OF_TYPE: dict[str, tuple[str, ...]] = {

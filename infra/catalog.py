@@ -181,6 +181,35 @@ class MonitoringSizing(Model):
     prometheus_memory_gib: int = Field(default=2, ge=1, le=1024, description="Memory request = limit per Prometheus replica.")
 
 
+class QueueSizing(Model):
+    """The queue or event stream of each region (phasescale:parts.queue; engine in phasescale:queue)."""
+
+    enabled: bool = Field(description="Whether the queue (and the workers that consume it) runs at this phase.")
+    brokers: int = Field(
+        ge=1, le=60,
+        description="Kafka brokers (strimzi broker pool; msk: a multiple of the region's zones). Not managedkafka (it sizes by vCPU).",
+    )
+    controllers: int = Field(default=3, ge=1, le=9, description="strimzi: KRaft controllers (odd: a majority survives).")
+    broker_cpu_millicores: int = Field(ge=250, le=64000, description="strimzi: CPU request per broker.")
+    broker_memory_gib: int = Field(ge=1, le=256, description="strimzi: memory request = limit per broker (heap is half).")
+    storage_gib: int = Field(ge=1, le=16384, description="Volume per broker (strimzi, msk EBS) or RabbitMQ node; never shrinks.")
+    partitions: int = Field(ge=1, le=1000, description="Partitions per topic (the most consumers a group can use).")
+    replication_factor: int = Field(ge=1, le=5)
+    min_insync_replicas: int = Field(ge=1, le=5, description="At most replicationFactor; acks=all writes need this many.")
+    retention_hours: int = Field(default=168, ge=1, le=87600, description="Topic retention (strimzi topics, broker default on msk).")
+    msk_instance_type: str = Field(default="kafka.m7g.large", pattern=r"^kafka\.[a-z0-9]+\.[0-9]*x?large$")
+    managed_kafka_vcpus: int = Field(ge=3, le=1000, description="managedkafka: vCPUs of the cluster (3 at least).")
+    managed_kafka_memory_gib: int = Field(ge=1, le=8000, description="managedkafka: 1-8 GiB per vCPU.")
+    rabbitmq_replicas: int = Field(ge=1, le=9, description="rabbitmq: nodes; odd, so quorum queues keep a majority.")
+    rabbitmq_cpu_millicores: int = Field(ge=250, le=64000)
+    rabbitmq_memory_gib: int = Field(ge=1, le=256, description="rabbitmq: request = limit per node.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> QueueSizing:
+        _ordered(self, ("min_insync_replicas", "replication_factor"))
+        return self
+
+
 class RegionSizing(Model):
     multi_region: bool = Field(description="Deploy every listed region (else only the first).")
 
@@ -198,6 +227,7 @@ class PhaseSizes(Model):
     cdn: CdnSizing
     monitoring: MonitoringSizing
     regions: RegionSizing
+    queue: QueueSizing
 
 
 # --- The tables ---------------------------------------------------------------------------------
@@ -319,6 +349,31 @@ REGIONS = {
 }
 
 
+# Kafka event stream from phase 3 (001 "4. Kafka event stream", scale_phase2_to_3.sh); a stack that queues
+# earlier (004: RabbitMQ/Kafka from phase 2) sets queue.enabled for those phases. chosen: three brokers
+# (replication 3, min ISR 2: one broker may fail without refusing acks=all writes) on every row so a move
+# grows vertically: MSK never removes brokers and Kafka never removes partitions, so the broker count
+# and partitions stay put at every phase (raise them with an override, never lower them). Volumes grow
+# with the phase (a move down cannot shrink them: keep the larger size with an override). MSK m7g.large
+# (2 vCPU, 8 GiB) and Managed Kafka 3 vCPU / 12 GiB (its minimum vCPU) at phase 3, doubled at phase 4.
+# RabbitMQ: one node while small, three (quorum queues need a majority) from phase 2.
+QUEUE = {
+    1: QueueSizing(enabled=False, brokers=3, broker_cpu_millicores=500, broker_memory_gib=2, storage_gib=20,
+                   partitions=12, replication_factor=3, min_insync_replicas=2, managed_kafka_vcpus=3,
+                   managed_kafka_memory_gib=3, rabbitmq_replicas=1, rabbitmq_cpu_millicores=500, rabbitmq_memory_gib=1),
+    2: QueueSizing(enabled=False, brokers=3, broker_cpu_millicores=1000, broker_memory_gib=4, storage_gib=50,
+                   partitions=12, replication_factor=3, min_insync_replicas=2, managed_kafka_vcpus=3,
+                   managed_kafka_memory_gib=6, rabbitmq_replicas=3, rabbitmq_cpu_millicores=500, rabbitmq_memory_gib=2),
+    3: QueueSizing(enabled=True, brokers=3, broker_cpu_millicores=2000, broker_memory_gib=8, storage_gib=200,
+                   partitions=12, replication_factor=3, min_insync_replicas=2, managed_kafka_vcpus=3,
+                   managed_kafka_memory_gib=12, rabbitmq_replicas=3, rabbitmq_cpu_millicores=1000, rabbitmq_memory_gib=4),
+    4: QueueSizing(enabled=True, brokers=3, broker_cpu_millicores=4000, broker_memory_gib=16, storage_gib=400,
+                   partitions=12, replication_factor=3, min_insync_replicas=2, msk_instance_type="kafka.m7g.xlarge",
+                   managed_kafka_vcpus=6, managed_kafka_memory_gib=24, rabbitmq_replicas=3, rabbitmq_cpu_millicores=2000,
+                   rabbitmq_memory_gib=8),
+}
+
+
 def phase_row(phase: int) -> dict[str, Any]:
     """The catalog row of ``phase`` as plain camelCase data (what overrides are merged into)."""
     row = PhaseSizes(
@@ -332,5 +387,6 @@ def phase_row(phase: int) -> dict[str, Any]:
         cdn=CDN[phase],
         monitoring=MONITORING[phase],
         regions=REGIONS[phase],
+        queue=QUEUE[phase],
     )
     return row.model_dump(by_alias=True, mode="json")

@@ -231,6 +231,7 @@ class Parts(Model):
     gpu: bool = False
     monitoring: bool = True
     cdn: bool = True
+    queue: bool = Field(default=False, description="A queue or event stream (queue.engine), at the phases of queue.enabled.")
 
 
 class PostgresEngine(StrEnum):
@@ -402,6 +403,8 @@ class StackConfig(Model):
     overrides: dict[str, object] = Field(
         default_factory=dict, description="Catalog values replaced for this stack (any phase)."
     )
+    queue: QueueConfig = Field(default_factory=lambda: QueueConfig())
+    workers: dict[Name, Worker] = Field(default_factory=dict, description="Queue consumers (no Service), not named like a service.")
 
     @property
     def protect_stateful(self) -> bool:
@@ -409,10 +412,9 @@ class StackConfig(Model):
         return self.environment is Environment.PRODUCTION
 
 
-TOP_LEVEL_KEYS = tuple(
-    (field.alias or name) for name, field in StackConfig.model_fields.items()
-)
+TOP_LEVEL_KEYS = tuple((field.alias or name) for name, field in StackConfig.model_fields.items())
 """The keys a stack file may set under ``phasescale:``."""
 
-SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword", "cdnSignedUrlKey")
+SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword", "cdnSignedUrlKey", "kafkaPassword")
 """Keys that must come from ``pulumi config set --secret`` (never plaintext in a stack file)."""
+from infra.config_queue import QueueConfig, Worker  # noqa: E402  (the queue models use the types above)

@@ -18,6 +18,7 @@ from components.scheduling import DataPool
 from components.sdk import aws
 from infra.charts import webhook_ports
 from infra.config import PostgresEngine, RedisEngine, Target
+from infra.config_queue import QueueEngine
 from infra.settings import Settings
 
 
@@ -54,6 +55,13 @@ def zones_of(location: str, zones: list[str], target: Target) -> tuple[str, ...]
     return tuple(f"{location}{z}" for z in "abc")
 
 
+def in_cluster_queue(settings: Settings) -> bool:
+    """Kafka through Strimzi or RabbitMQ through its operator, running at this phase (the data tier)."""
+    cfg = settings.stack
+    return (cfg.parts.queue and settings.sizes.queue.enabled
+            and cfg.queue.engine in (QueueEngine.STRIMZI, QueueEngine.RABBITMQ))
+
+
 def data_pool(settings: Settings) -> DataPool | None:
     """The region's data node pool (``dataNodes`` of the catalog), when the cluster runs a data part
     in it: CNPG, operator Redis or Milvus on gke or eks. Managed engines need none; an existing
@@ -66,6 +74,7 @@ def data_pool(settings: Settings) -> DataPool | None:
         (parts.postgres and cfg.postgres.engine is PostgresEngine.CNPG)
         or (parts.redis and cfg.redis.engine is RedisEngine.OPERATOR)
         or parts.milvus
+        or in_cluster_queue(settings)
     )
     if not in_cluster:
         return None
