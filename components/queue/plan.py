@@ -126,13 +126,13 @@ def _data_affinity() -> dict[str, Any]:
 
 
 def _storage(p: QueuePlan, size_gib: int) -> dict[str, Any]:
-    """One persistent volume per node, kept when the node pool is deleted (``deleteClaim: false``), holding
-    the KRaft metadata log beside the data. Strimzi grows a claim in place and refuses to shrink one."""
-    volume: dict[str, Any] = {"id": 0, "type": "persistent-claim", "size": f"{size_gib}Gi", "deleteClaim": False,
-                              "kraftMetadata": "shared"}
+    """One persistent volume per node, kept when the node pool is deleted (``deleteClaim: false``); in
+    KRaft it holds the metadata log beside the data. Strimzi grows a claim in place and refuses to
+    shrink one (``infra diff`` names a shrink: the size is a map key it reads, not a JBOD list item)."""
+    out: dict[str, Any] = {"type": "persistent-claim", "size": f"{size_gib}Gi", "deleteClaim": False}
     if p.storage_class:
-        volume["class"] = p.storage_class
-    return {"type": "jbod", "volumes": [volume]}
+        out["class"] = p.storage_class
+    return out
 
 
 def heap_mib(memory_gib: int) -> int:

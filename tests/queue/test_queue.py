@@ -3,6 +3,7 @@ queue test stacks (tests/queue/stacks, one per engine, each planned once per run
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -17,9 +18,14 @@ from components.queue import connection as qc
 from components.queue import plan as qp
 from components.queue import rules
 from components.service import worker_plan as wp
+from infra import workers
+from infra.diff import PlanDiff, volume_shrinks
 from infra.load import load
+from infra.parts import queue as queue_part
+from infra.parts import redis as redis_part
 from infra.scheduling import region_pods
 from infra.secret_check import plan_problems
+from infra.targets import in_cluster_queue
 from tests.monitoring.test_metric_sources import per_cluster
 from tests.planning import plan_of
 
@@ -47,8 +53,8 @@ def test_strimzi_is_kraft_node_pools_with_scram_tls_and_replication_from_the_cat
     broker, controller = qp.node_pool_spec(p, "broker"), qp.node_pool_spec(p, "controller")
     assert (broker["roles"], broker["replicas"], controller["roles"], controller["replicas"]) == (
         ["broker"], 3, ["controller"], 3)
-    assert broker["storage"]["volumes"] == [{"id": 0, "type": "persistent-claim", "size": "200Gi",
-                                             "deleteClaim": False, "kraftMetadata": "shared"}]
+    assert broker["storage"] == {"type": "persistent-claim", "size": "200Gi", "deleteClaim": False}
+    assert controller["storage"]["size"] == "20Gi"
     assert broker["jvmOptions"] == {"-Xms": "4096m", "-Xmx": "4096m"}
     pod = broker["template"]["pod"]
     assert pod["tolerations"] == [{"key": "phasescale/pool", "operator": "Equal", "value": "data", "effect": "NoSchedule"}]
@@ -204,3 +210,25 @@ def test_in_cluster_brokers_are_data_pods_in_the_scheduling_check() -> None:
     assert "phasescale/Deployment/event-consumer" in pods
     rabbit = region_pods(plan_of("tasks-rabbitmq", None, STACKS).settings, "seoul", primary=True)
     assert any(g.name == "phasescale/RabbitmqCluster/rabbitmq" for g in rabbit)
+
+
+def test_a_move_down_names_the_queue_volumes_it_would_shrink() -> None:
+    from_plan = plan_of("events-strimzi", None, STACKS)
+    records = [r for r in from_plan.records if r.type == "kubernetes:kafka.strimzi.io/v1:KafkaNodePool"]
+    broker = next(r for r in records if r.name.endswith("-broker"))
+    smaller = dataclasses.replace(broker, inputs=json.loads(json.dumps(broker.inputs).replace('"200Gi"', '"50Gi"')))
+    lines = volume_shrinks(PlanDiff(changed=[(broker, smaller, ["spec"])]))
+    assert lines == [f"VOLUME SHRINK {broker.type} {broker.name} spec.storage.size: 200Gi -> 50Gi (no operator "
+                     "or cloud shrinks a volume; keep it: phasescale:overrides.queue.storageGib: 200, README 'Rolling back')"]
+
+
+def test_at_a_phase_without_the_queue_its_workers_and_clients_get_nothing() -> None:
+    settings = plan_of("events-strimzi", None, STACKS).settings
+    off = dataclasses.replace(settings, sizes=settings.sizes.model_copy(
+        update={"queue": settings.sizes.queue.model_copy(update={"enabled": False})}))
+    worker = off.stack.workers["event-consumer"]
+    assert workers.runs(settings, worker) and not workers.runs(off, worker)
+    assert workers.queue_env(off) == ()
+    assert [g.name for g in workers.pods(off, redis_part.plan(off))] == ["phasescale/Deployment/mailer"]
+    assert queue_part.pods(off) == [] and not in_cluster_queue(off)
+    assert workers.runs(off, off.stack.workers["mailer"])  # a Redis list worker needs only Redis
