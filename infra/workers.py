@@ -125,6 +125,9 @@ def problems(settings: Settings, redis: rp.RedisPlan | None) -> list[Problem]:
             out.append(Problem(f"{path}.database", w.database.model_dump(by_alias=True), "needs phasescale:parts.postgres true"))
         if w.cache and not cfg.parts.redis:
             out.append(Problem(f"{path}.cache", True, "needs phasescale:parts.redis true"))
+        if w.cache and redis is not None and redis_connection.needs_identity(redis):
+            out.append(Problem(f"{path}.cache", True, "not with a Memorystore cluster (IAM auth): workers get no Google "
+                                                      "identity; use redis.engine operator or Memorystore basic/HA"))
         lo, hi = bounds(settings, w)
         if lo > hi:
             out.append(Problem(f"{path}.replicas", {"min": lo, "max": hi}, "min must not be above max"))

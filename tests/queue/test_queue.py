@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.monitoring.metrics import Producer, unproduced
+from components.postgres.plan import ServiceDbUse
 from components.problems import ConfigError
 from components.queue import connection as qc
 from components.queue import plan as qp
@@ -23,6 +24,7 @@ from infra.diff import PlanDiff, volume_shrinks
 from infra.load import load
 from infra.parts import queue as queue_part
 from infra.parts import redis as redis_part
+from infra.parts.postgres import db_services
 from infra.scheduling import region_pods
 from infra.secret_check import plan_problems
 from infra.targets import in_cluster_queue
@@ -185,6 +187,9 @@ def test_every_queue_stack_plans_its_engine_its_workers_and_nothing_unread(stack
                 ("KafkaTopic", "events"), ("KafkaUser", "kafka-app"), ("Secret", "kafka-connection"),
                 ("NetworkPolicy", "redis-keda")} <= set(objs)
         assert objs[("ScaledObject", "mailer")]["spec"]["triggers"][0]["type"] == "redis-cluster"
+        pooler = objs[("NetworkPolicy", "seoul-pg-pooler")]["spec"]["ingress"][0]["from"]
+        assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "event-consumer"}}} in pooler
+        assert db_services(plan.settings)["event-consumer"] == ServiceDbUse(max_replicas=12, pool_size=5)
     if engine == "rabbitmq":
         assert objs[("RabbitmqCluster", "rabbitmq")]["spec"]["replicas"] == 3
         assert "kubernetes:yaml/v2:ConfigFile" in types
