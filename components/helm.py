@@ -22,12 +22,16 @@ def release(
     """A Helm release of a chart from ``components.versions.CHARTS``: atomic, waits for readiness.
     The release is named after the chart key unless ``release_name`` says otherwise."""
     chart = CHARTS[chart_key]
+    # An OCI registry is named in the chart reference itself (Helm "Use OCI-based registries"); a
+    # classic repository goes in repository_opts.
+    oci = chart.repo.startswith("oci://")
+    source: dict[str, Any] = {"chart": f"{chart.repo}/{chart.name}"} if oci else {
+        "chart": chart.name, "repository_opts": {"repo": chart.repo}}
     return k8s.helm.v3.Release(
         name,
         name=release_name or chart_key,
-        chart=chart.name,
         version=chart.version,
-        repository_opts={"repo": chart.repo},
+        **source,
         namespace=namespace,
         create_namespace=create_namespace,
         atomic=True,

@@ -12,7 +12,9 @@ that never mounts, an image that never pulls). This module walks Kubernetes obje
 - what exists for them (``created``): every ``Secret`` object, CNPG's ``<cluster>-app`` for an initdb
   bootstrap without ``initdb.secret`` and not a replica cluster (cloudnative-pg
   ``api/v1/cluster_funcs.go`` ShouldCreateApplicationSecret; ``docs/src/applications.md`` "Secrets"),
-  ``<cluster>-superuser`` with ``enableSuperuserAccess``, and cert-manager Certificates' ``secretName``.
+  ``<cluster>-superuser`` with ``enableSuperuserAccess``, cert-manager Certificates' ``secretName``,
+  Strimzi's KafkaUser Secret (its name) and ``<kafka>-cluster-ca-cert``, RabbitMQ's ``<cluster>-default-user``;
+  KEDA TriggerAuthentications' ``secretTargetRef`` Secrets count as read.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def custom_resource_refs(obj: Mapping[str, Any]) -> set[str]:
     if kind == "ObjectStore":
         creds = (spec.get("configuration") or {}).get("s3Credentials") or {}
         out |= {v["name"] for v in creds.values() if isinstance(v, dict) and v.get("name")}
+    if kind == "TriggerAuthentication":  # KEDA reads these when it polls the scaler
+        out |= {ref["name"] for ref in spec.get("secretTargetRef") or [] if ref.get("name")}
     return out
 
 
@@ -99,6 +103,16 @@ def created(obj: Mapping[str, Any]) -> set[str]:
         return out
     if kind == "Certificate" and spec.get("secretName"):
         return {spec["secretName"]}
+    api = str(obj.get("apiVersion", ""))
+    if api.startswith("kafka.strimzi.io/"):
+        # Strimzi: the User Operator writes a KafkaUser's credentials into a Secret of its name; the Cluster
+        # Operator publishes the cluster CA's certificate as <cluster>-cluster-ca-cert ("Security options").
+        if kind == "KafkaUser":
+            return {name}
+        if kind == "Kafka":
+            return {f"{name}-cluster-ca-cert"}
+    if kind == "RabbitmqCluster" and api.startswith("rabbitmq.com/"):
+        return {f"{name}-default-user"}  # cluster-operator internal/resource/default_user_secret.go
     return set()
 
 

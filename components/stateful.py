@@ -26,6 +26,15 @@ STATEFUL_TYPES = frozenset(
         "aws:elasticache/replicationGroup:ReplicationGroup",
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketV2:BucketV2",
+        # The queue part (components/queue): brokers' volumes hang off these; a deleted topic loses its messages.
+        "kubernetes:kafka.strimzi.io/v1:Kafka",
+        "kubernetes:kafka.strimzi.io/v1:KafkaNodePool",
+        "kubernetes:kafka.strimzi.io/v1:KafkaTopic",
+        "kubernetes:rabbitmq.com/v1beta1:RabbitmqCluster",
+        "aws:msk/cluster:Cluster",
+        "aws:msk/topic:Topic",
+        "gcp:managedkafka/cluster:Cluster",
+        "gcp:managedkafka/topic:Topic",
     }
 )
 
@@ -54,6 +63,14 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     # standalone -> cluster: a new topology over the same etcd and bucket (MilvusCluster sets
     # replace_on_changes, so a protected stack refuses it until the data is migrated).
     "kubernetes:milvus.io/v1beta1:Milvus": ("spec.mode",),
+    # Force-new inputs of the managed Kafka clusters (provider schemas: clusterName, clientSubnets and the
+    # at-rest key on MSK; clusterId, location and the KMS key on Managed Kafka); a topic's name.
+    "aws:msk/cluster:Cluster": (
+        "clusterName", "brokerNodeGroupInfo.clientSubnets", "encryptionInfo.encryptionAtRestKmsKeyArn",
+    ),
+    "aws:msk/topic:Topic": ("name", "clusterArn"),
+    "gcp:managedkafka/cluster:Cluster": ("clusterId", "location", "project", "gcpConfig.kmsKey"),
+    "gcp:managedkafka/topic:Topic": ("topicId", "cluster", "location"),
 }
 
 

@@ -77,6 +77,17 @@ CHARTS: dict[str, Chart] = {
         # No admission webhook or APIService: the CNPG operator calls the plugin's gRPC service pod to pod
         # (TLS from cert-manager), so nothing here is called by the control plane.
     ),
+    # Strimzi 1.2.0 (tag 1.2.0 @ 6c7b43c4af0db547c10463ba09d1dfa6f5e156a0, 2026-08-18): the chart is published
+    # at the release's version to the OCI registry its README installs from; "Kubernetes 1.30+"
+    # (packaging/helm-charts/helm3/strimzi-kafka-operator/README.md). Kafka versions it runs:
+    # kafka-versions.yaml (components/queue/plan.KAFKA_VERSION). No admission webhook or APIService.
+    "strimzi-kafka-operator": Chart(
+        "strimzi-kafka-operator",
+        "1.2.0",
+        "oci://quay.io/strimzi-helm",
+        "strimzi/strimzi-kafka-operator packaging/helm-charts/helm3/strimzi-kafka-operator @ 1.2.0 "
+        "(6c7b43c4af0db547c10463ba09d1dfa6f5e156a0; values.yaml defaultImageTag 1.2.0)",
+    ),
     "milvus-operator": Chart(
         "milvus-operator",
         "1.3.8",
@@ -363,3 +374,28 @@ CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {
     "1.36": "v1.36.1",
 }
 """EKS minor versions this program supports, with the cluster-autoscaler image tag for each."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """An operator installed from the single manifest its release publishes (no Helm chart upstream)."""
+
+    name: str
+    version: str
+    url: str
+    source: str
+
+
+MANIFESTS: dict[str, Manifest] = {
+    # RabbitMQ Cluster Operator v2.22.3 (tag @ 03e0b49c077a9c8d926fb4c8cbe2dd0bbdffd539, 2026-07-17): README
+    # "kubectl apply -f https://github.com/rabbitmq/cluster-operator/releases/latest/download/cluster-operator.yml";
+    # pinned here to the release's own asset. No admission webhook (the Messaging Topology Operator has
+    # one; it is not installed).
+    "rabbitmq-cluster-operator": Manifest(
+        "rabbitmq-cluster-operator",
+        "2.22.3",
+        "https://github.com/rabbitmq/cluster-operator/releases/download/v2.22.3/cluster-operator.yml",
+        "rabbitmq/cluster-operator tag v2.22.3 @ 03e0b49c077a9c8d926fb4c8cbe2dd0bbdffd539 (README.md)",
+    ),
+}
+"""Operators installed from a release manifest, by key."""

@@ -33,6 +33,7 @@ API_OF: dict[str, tuple[str, ...]] = {
     "servicenetworking": ("servicenetworking.googleapis.com",),  # Cloud SQL private IP peering
     "cloudrunv2": ("run.googleapis.com",),
     "secretmanager": ("secretmanager.googleapis.com",),  # Cloud Run's connection secrets
+    "managedkafka": ("managedkafka.googleapis.com",),  # Managed Service for Apache Kafka (the queue part)
 }
 
 API_OF_TYPE: dict[str, tuple[str, ...]] = {

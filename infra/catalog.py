@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from infra.catalog_streams import LOGGING, QUEUE, LoggingSizing, QueueSizing, ordered
 from infra.config import Model
 
 PHASES = (1, 2, 3, 4)
@@ -28,15 +29,6 @@ EC2_INSTANCE_TYPE = r"^[a-z]+[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|xla
 """An EC2 instance type: family.size (docs.aws.amazon.com/ec2/latest/instancetypes/instance-type-names.html)."""
 
 
-def _ordered(row: Model, *pairs: tuple[str, str]) -> None:
-    """Catalog rows (and their overrides) keep each lower bound at or below its upper bound."""
-    for low, high in pairs:
-        if getattr(row, low) > getattr(row, high):
-            fields = type(row).model_fields
-            raise ValueError(f"{fields[low].alias or low} ({getattr(row, low)}) must not be above "
-                             f"{fields[high].alias or high} ({getattr(row, high)})")
-
-
 class ServiceSizing(Model):
     """Replica bounds for services that do not set their own (phasescale:services.X.replicas)."""
 
@@ -47,7 +39,7 @@ class ServiceSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> ServiceSizing:
-        _ordered(self, ("min_replicas", "max_replicas"), ("cloudrun_min_instances", "cloudrun_max_instances"))
+        ordered(self, ("min_replicas", "max_replicas"), ("cloudrun_min_instances", "cloudrun_max_instances"))
         return self
 
 
@@ -62,7 +54,7 @@ class NodeSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> NodeSizing:
-        _ordered(self, ("min_nodes", "max_nodes"))
+        ordered(self, ("min_nodes", "max_nodes"))
         return self
 
 
@@ -80,7 +72,7 @@ class DataNodeSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> DataNodeSizing:
-        _ordered(self, ("min_nodes", "max_nodes"))
+        ordered(self, ("min_nodes", "max_nodes"))
         return self
 
 
@@ -100,7 +92,7 @@ class PostgresSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> PostgresSizing:
-        _ordered(self, ("min_pool_size", "default_pool_size"))
+        ordered(self, ("min_pool_size", "default_pool_size"))
         return self
 
 
@@ -150,7 +142,7 @@ class GpuSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> GpuSizing:
-        _ordered(self, ("min_replicas", "max_replicas"))
+        ordered(self, ("min_replicas", "max_replicas"))
         return self
 
 
@@ -166,7 +158,7 @@ class CdnSizing(Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> CdnSizing:
-        _ordered(self, ("default_ttl_s", "max_ttl_s"))
+        ordered(self, ("default_ttl_s", "max_ttl_s"))
         return self
 
 
@@ -179,26 +171,6 @@ class MonitoringSizing(Model):
     alertmanager_replicas: int = Field(ge=1, le=10)
     prometheus_cpu_millicores: int = Field(default=500, ge=100, le=64000, description="CPU request per Prometheus replica.")
     prometheus_memory_gib: int = Field(default=2, ge=1, le=1024, description="Memory request = limit per Prometheus replica.")
-
-
-class LoggingSizing(Model):
-    """The logging part (``parts.logging``): retention, Elasticsearch (backend eck) and Loki (backend
-    loki) sizes, and the log shipper DaemonSet on every node (Filebeat or Alloy). Checked by
-    components/logging/plan.py (heap vs memory, node count, replicas on existing)."""
-
-    retention_days: int = Field(ge=1, le=3650, description="Logs older than this are deleted (ILM delete phase / Loki compactor).")
-    elasticsearch_nodes: int = Field(ge=1, le=100, description="eck: master+data nodes in one node set; 1 or at least 3.")
-    elasticsearch_cpu_millicores: int = Field(ge=500, le=64000, description="eck: CPU request per node (limit 2x).")
-    elasticsearch_memory_gib: int = Field(ge=2, le=256, description="eck: memory request = limit per node.")
-    elasticsearch_heap_gib: int = Field(ge=1, le=31, description="eck: JVM heap; at most half the memory, at most 31 GiB.")
-    elasticsearch_storage_gib: int = Field(ge=10, le=65536, description="eck: data volume per node; never lower it on a live stack.")
-    kibana_replicas: int = Field(ge=1, le=10, description="eck: Kibana instances.")
-    loki_replicas: int = Field(ge=1, le=20, description="loki: Monolithic replicas (3 replicate every stream 3 times).")
-    loki_cpu_millicores: int = Field(ge=100, le=64000, description="loki: CPU request per replica (limit 2x).")
-    loki_memory_gib: int = Field(ge=1, le=256, description="loki: memory request = limit per replica.")
-    loki_storage_gib: int = Field(ge=5, le=16384, description="loki: volume per replica (WAL, compactor, index cache).")
-    shipper_cpu_millicores: int = Field(ge=50, le=4000, description="Filebeat / Alloy CPU request on every node (limit 2x).")
-    shipper_memory_mib: int = Field(ge=128, le=8192, description="Filebeat / Alloy memory request = limit on every node.")
 
 
 class RegionSizing(Model):
@@ -219,6 +191,7 @@ class PhaseSizes(Model):
     monitoring: MonitoringSizing
     regions: RegionSizing
     logging: LoggingSizing
+    queue: QueueSizing
 
 
 # --- The tables ---------------------------------------------------------------------------------
@@ -339,32 +312,6 @@ REGIONS = {
     4: RegionSizing(multi_region=True),
 }
 
-# chosen (the seeds name Filebeat -> Elasticsearch/Kibana (002, 004) but give no volume or retention):
-# a week of logs while small, two weeks at Growth, a month from Scale on. Elasticsearch: one node,
-# then three master+data nodes (a quorum survives one loss; one replica per shard), five at phase 4;
-# heap half the memory (Elastic "Set the JVM heap size": Xms/Xmx no more than 50% of total memory);
-# storage grows only. Loki Monolithic: one replica, three (replication factor 3) from phase 3.
-# Shipper: Filebeat's / Alloy's own examples request 100m / a few hundred MiB per node.
-LOGGING = {
-    1: LoggingSizing(retention_days=7, elasticsearch_nodes=1, elasticsearch_cpu_millicores=1000,
-                     elasticsearch_memory_gib=4, elasticsearch_heap_gib=2, elasticsearch_storage_gib=50,
-                     kibana_replicas=1, loki_replicas=1, loki_cpu_millicores=500, loki_memory_gib=2,
-                     loki_storage_gib=10, shipper_cpu_millicores=100, shipper_memory_mib=256),
-    2: LoggingSizing(retention_days=14, elasticsearch_nodes=3, elasticsearch_cpu_millicores=1000,
-                     elasticsearch_memory_gib=8, elasticsearch_heap_gib=4, elasticsearch_storage_gib=100,
-                     kibana_replicas=1, loki_replicas=1, loki_cpu_millicores=1000, loki_memory_gib=4,
-                     loki_storage_gib=20, shipper_cpu_millicores=100, shipper_memory_mib=256),
-    3: LoggingSizing(retention_days=30, elasticsearch_nodes=3, elasticsearch_cpu_millicores=2000,
-                     elasticsearch_memory_gib=16, elasticsearch_heap_gib=8, elasticsearch_storage_gib=250,
-                     kibana_replicas=2, loki_replicas=3, loki_cpu_millicores=1000, loki_memory_gib=4,
-                     loki_storage_gib=50, shipper_cpu_millicores=200, shipper_memory_mib=512),
-    4: LoggingSizing(retention_days=30, elasticsearch_nodes=5, elasticsearch_cpu_millicores=2000,
-                     elasticsearch_memory_gib=16, elasticsearch_heap_gib=8, elasticsearch_storage_gib=500,
-                     kibana_replicas=2, loki_replicas=3, loki_cpu_millicores=2000, loki_memory_gib=8,
-                     loki_storage_gib=50, shipper_cpu_millicores=200, shipper_memory_mib=512),
-}
-
-
 def phase_row(phase: int) -> dict[str, Any]:
     """The catalog row of ``phase`` as plain camelCase data (what overrides are merged into)."""
     row = PhaseSizes(
@@ -379,5 +326,6 @@ def phase_row(phase: int) -> dict[str, Any]:
         monitoring=MONITORING[phase],
         regions=REGIONS[phase],
         logging=LOGGING[phase],
+        queue=QUEUE[phase],
     )
     return row.model_dump(by_alias=True, mode="json")

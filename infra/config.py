@@ -206,6 +206,7 @@ class Parts(Model):
     monitoring: bool = True
     cdn: bool = True
     logging: bool = False
+    queue: bool = Field(default=False, description="A queue or event stream (queue.engine), at the phases of queue.enabled.")
 
 
 class PostgresEngine(StrEnum):
@@ -383,6 +384,8 @@ class StackConfig(Model):
     usage: cost_config.UsageConfig = Field(default_factory=cost_config.UsageConfig, description="Usage the cost estimate assumes.")
     budget_usd_per_month: float | None = Field(default=None, gt=0, description="The estimate's minimum may not exceed it (infra cost).")
     logging: config_logging.LoggingConfig = Field(default_factory=config_logging.LoggingConfig)
+    queue: QueueConfig = Field(default_factory=lambda: QueueConfig())
+    workers: dict[Name, Worker] = Field(default_factory=dict, description="Queue consumers (no Service), not named like a service.")
 
     @property
     def protect_stateful(self) -> bool:
@@ -390,10 +393,9 @@ class StackConfig(Model):
         return self.environment is Environment.PRODUCTION
 
 
-TOP_LEVEL_KEYS = tuple(
-    (field.alias or name) for name, field in StackConfig.model_fields.items()
-)
+TOP_LEVEL_KEYS = tuple((field.alias or name) for name, field in StackConfig.model_fields.items())
 """The keys a stack file may set under ``phasescale:``."""
 
-SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword", "cdnSignedUrlKey")
+SECRET_KEYS = ("slackWebhookUrl", "hfToken", "dbPassword", "redisPassword", "cdnSignedUrlKey", "kafkaPassword")
 """Keys that must come from ``pulumi config set --secret`` (never plaintext in a stack file)."""
+from infra.config_queue import QueueConfig, Worker  # noqa: E402  (the queue models use the types above)

@@ -167,8 +167,8 @@ def diff(before: Plan, after: Plan) -> PlanDiff:
 # No operator or cloud shrinks a volume: CNPG's webhook rejects a smaller storage.size, RDS rejects a
 # smaller allocatedStorage (and a maxAllocatedStorage not above it), Cloud SQL cannot reduce diskSize,
 # and a StatefulSet's volumeClaimTemplates (Redis operator, Prometheus) never shrink a bound PVC.
-VOLUME_NUMBERS = ("allocatedStorage", "maxAllocatedStorage", "diskSize")
-"""Inputs that are volume sizes in GB/GiB (RDS, Cloud SQL ``settings.diskSize``)."""
+VOLUME_NUMBERS = ("allocatedStorage", "maxAllocatedStorage", "diskSize", "volumeSize")
+"""Inputs that are volume sizes in GB/GiB (RDS, Cloud SQL ``settings.diskSize``, MSK's EBS ``volumeSize``)."""
 VOLUME_QUANTITY_KEYS = ("storage", "size")
 """Last path segments whose Kubernetes quantity is a volume size (``resources.requests.storage``,
 CNPG ``storage.size``, chart ``persistence.size``)."""
@@ -183,6 +183,9 @@ KEEP_OVERRIDE = {
     "kubernetes:helm.sh/v3:Release": "monitoring.storageGib",
     "kubernetes:core/v1:PersistentVolumeClaim": "cdn.devStoreGib",
     "kubernetes:elasticsearch.k8s.elastic.co/v1:Elasticsearch": "logging.elasticsearchStorageGib",
+    "kubernetes:kafka.strimzi.io/v1:KafkaNodePool": "queue.storageGib",
+    "kubernetes:rabbitmq.com/v1beta1:RabbitmqCluster": "queue.storageGib",
+    "aws:msk/cluster:Cluster": "queue.storageGib",
 }
 """Where the stack keeps the old size (``phasescale:overrides.<part>.<key>``, or a ``phasescale:cdn`` key)."""
 KEEP_OVERRIDE_BY_PATH = {"values.singleBinary.persistence.size": "logging.lokiStorageGib"}

@@ -160,6 +160,16 @@ class _Mocks(mocks.Mocks):
             out["version"] = "1"  # Cloud Run pins the version number it reads
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             out["url"] = inputs.get("url", "")
+        if typ == "aws:eks/cluster:Cluster":  # the security group EKS makes for the nodes (MSK admits it)
+            out["vpcConfig"] = {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{name}-cluster"}
+        if typ == "aws:kms/key:Key":
+            out["keyId"] = f"{name}-key-id"
+        if typ == "aws:msk/configuration:Configuration":
+            out["latestRevision"] = 1
+        if typ == "aws:msk/cluster:Cluster":
+            out["bootstrapBrokersSaslScram"] = f"b-1.{name}.kafka.example.invalid:9096"
+        if typ == "gcp:managedkafka/cluster:Cluster":
+            out["bootstrapAddress"] = f"bootstrap.{name}.managedkafka.example.invalid:9092"
         return f"{name}-id", out
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from components import nodes
 from components.problems import Problem
 from components.scheduling import DATA_LABELS, DATA_TAINT, POOL_LABEL, DaemonSet, NodePool, PodGroup, check
-from infra import services
+from infra import services, workers
 from infra.config import Target
-from infra.parts import cdn, gpu, logging, milvus, monitoring, postgres, redis
+from infra.parts import cdn, gpu, logging, milvus, monitoring, postgres, queue, redis
 from infra.settings import Settings
 from infra.targets import data_pool, zones_of
 
@@ -47,6 +47,9 @@ def region_pods(settings: Settings, key: str, primary: bool) -> list[PodGroup]:
         out += cdn.pods(settings)
     if parts.logging:
         out += logging.pods(settings)
+    if parts.queue:
+        out += queue.pods(settings)
+    out += workers.pods(settings, redis.plan(settings) if parts.redis else None)
     return out
 
 

@@ -29,7 +29,8 @@ from components.service import cloud_run_plan as crp
 from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
-from infra import cloud_run, tls
+from components.service.worker import Worker, WorkerArgs
+from infra import cloud_run, tls, workers
 from infra.apis import enable_apis
 from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
@@ -39,7 +40,7 @@ from infra.services import connection_env, connection_problems, replica_bounds, 
 from infra.settings import Settings, has_ingress
 from infra.targets import RegionCluster, build_cluster
 
-PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn", "logging")
+PART_ORDER = ("monitoring", "postgres", "redis", "milvus", "gpu", "cdn", "logging", "queue")
 """Build order of the optional parts: monitoring, then the cluster add-ons (KEDA, ingress), then the rest."""
 PARTS: dict[str, Any] = {name: importlib.import_module(f"infra.parts.{name}") for name in PART_ORDER}
 
@@ -59,6 +60,8 @@ def validate(settings: Settings) -> list[Problem]:
                 problems.append(
                     Problem(f"phasescale:services.{name}.replicas", {"min": lo, "max": hi}, "min must not be above max")
                 )
+    redis = PARTS["redis"].plan(settings) if settings.stack.parts.redis else None
+    problems += workers.problems(settings, redis) + workers.service_problems(settings)
     if not problems:  # placing pods needs a config that is valid otherwise
         problems += scheduling_problems(settings)
     return problems
@@ -203,7 +206,8 @@ def build_region(
     for name, svc in cfg.services.items():
         plan = service_plan(settings, name, svc)
         if svc.runtime is Runtime.KUBERNETES:
-            plan = dataclasses.replace(plan, secret_env=connection_env(settings, rc.key, svc, redis))
+            queue_env = workers.queue_env(settings) if name in cfg.queue.clients else ()
+            plan = dataclasses.replace(plan, secret_env=connection_env(settings, rc.key, svc, redis) + queue_env)
         if svc.runtime is Runtime.CLOUDRUN:
             assert cfg.cluster.gcp_project is not None
             CloudRunService(
@@ -256,6 +260,23 @@ def build_region(
         )
         services[name] = f"{plan.min_replicas}-{plan.max_replicas}"
     outputs["services"] = services
+    running: dict[str, str] = {}
+    for name, w in cfg.workers.items():
+        if not workers.runs(settings, w):
+            running[name] = "off at this phase (its broker does not run)"
+            continue
+        wplan = workers.plan(settings, rc.key, name, w, redis if cfg.parts.redis else None)
+        Worker(f"{rc.key}-{name}", WorkerArgs(plan=wplan), opts=after_addons)
+        running[name] = f"{wplan.min_replicas}-{wplan.max_replicas} on {wplan.trigger.type}"
+    if running:
+        outputs["workers"] = running
+    if redis is not None and cfg.parts.redis and workers.polls_redis(settings):
+        k8s.networking.v1.NetworkPolicy(
+            f"{rc.key}-redis-keda",
+            metadata={"name": "redis-keda", "namespace": cfg.namespace},
+            spec=workers.redis_keda_policy(redis),
+            opts=after_addons,
+        )
     return outputs
 
 

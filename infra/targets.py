@@ -19,6 +19,7 @@ from components.sdk import aws
 from infra.charts import webhook_ports
 from infra.config import PostgresEngine, RedisEngine, Target
 from infra.config_logging import LoggingBackend
+from infra.config_queue import QueueEngine
 from infra.settings import Settings
 
 
@@ -55,6 +56,13 @@ def zones_of(location: str, zones: list[str], target: Target) -> tuple[str, ...]
     return tuple(f"{location}{z}" for z in "abc")
 
 
+def in_cluster_queue(settings: Settings) -> bool:
+    """Kafka through Strimzi or RabbitMQ through its operator, running at this phase (the data tier)."""
+    cfg = settings.stack
+    return (cfg.parts.queue and settings.sizes.queue.enabled
+            and cfg.queue.engine in (QueueEngine.STRIMZI, QueueEngine.RABBITMQ))
+
+
 def data_pool(settings: Settings) -> DataPool | None:
     """The region's data node pool (``dataNodes`` of the catalog), when the cluster runs a data part
     in it: CNPG, operator Redis, Milvus or Elasticsearch (logging eck) on gke or eks. Managed engines need none; an existing
@@ -68,6 +76,7 @@ def data_pool(settings: Settings) -> DataPool | None:
         or (parts.redis and cfg.redis.engine is RedisEngine.OPERATOR)
         or parts.milvus
         or (parts.logging and cfg.logging.backend is LoggingBackend.ECK)
+        or in_cluster_queue(settings)
     )
     if not in_cluster:
         return None

@@ -22,6 +22,8 @@ from infra import plan as planner  # noqa: E402
 
 STACKS = ("dev", "prod", "prod-aws")
 EXTRA_CRDS = ROOT / "validation" / "crds"
+TEST_STACKS = ROOT / "tests" / "queue" / "stacks"
+"""Stack files of parts no product stack in the root runs (the queue engines), planned at their phase."""
 CHART_NAMES = {  # our chart name -> check_values.py chart name
     "keda": "keda",
     "kube-prometheus-stack": "kube-prometheus-stack",
@@ -39,6 +41,9 @@ def main(shared: Path) -> int:
         for stack in STACKS:
             for phase in (1, 2, 3, 4):
                 planner.write(planner.run(stack, phase), out / f"{stack}-{phase}")
+        for path in sorted(TEST_STACKS.glob("Pulumi.*.yaml")):
+            stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            planner.write(planner.run(stack, None, root=TEST_STACKS), out / f"test-{stack}")
         manifests = [str(p) for p in sorted(out.glob("*/manifests"))]
         # Our own CRD copies (validation/crds, with sources) for operators shared/ does not carry.
         extra = ["--extra-crds", str(EXTRA_CRDS)] if any(EXTRA_CRDS.glob("*.yaml")) else []

@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @functools.cache
 def _cache_dir() -> Path:
     digest = hashlib.sha256(sys.version.encode())
-    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/**/*.py")]
+    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/**/*.py"),
+               *ROOT.glob("tests/*/stacks/Pulumi.*.yaml")]
     for path in sorted([*sources, ROOT / "requirements.txt"]):
         digest.update(path.name.encode() + path.read_bytes())
     folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"
@@ -39,15 +40,17 @@ def _cache_dir() -> Path:
 
 
 @functools.cache
-def plan_of(stack: str, phase: int | None = None) -> planner.Plan:
-    """The offline plan of a stack file (at ``phase``), computed once per test run."""
-    cached = _cache_dir() / f"{stack}-{phase}.pickle"
-    with open(_cache_dir() / f"{stack}-{phase}.lock", "w") as lock:
+def plan_of(stack: str, phase: int | None = None, root: Path = ROOT) -> planner.Plan:
+    """The offline plan of a stack file (at ``phase``), computed once per test run. ``root``: the folder
+    of the stack file (a test's own stacks, ``tests/<part>/stacks``)."""
+    key = stack if root == ROOT else f"{root.parent.name}-{stack}"
+    cached = _cache_dir() / f"{key}-{phase}.pickle"
+    with open(_cache_dir() / f"{key}-{phase}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if cached.exists():
             plan: planner.Plan = pickle.loads(cached.read_bytes())
             return plan
-        plan = planner.run(stack, phase)
+        plan = planner.run(stack, phase, root=root)
         partial = cached.with_suffix(".tmp")
         partial.write_bytes(pickle.dumps(plan))
         partial.replace(cached)

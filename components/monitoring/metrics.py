@@ -33,6 +33,8 @@ class Producer(StrEnum):
     """Cloud Monitoring's metrics of Memorystore Cluster and Cloud Run (``managed_metrics``)."""
     LOKI = "loki"
     ALLOY = "alloy"
+    KAFKA_EXPORTER = "kafka-exporter"
+    RABBITMQ = "rabbitmq"
 
 
 PRODUCES: Mapping[Producer, frozenset[str]] = {
@@ -85,6 +87,18 @@ PRODUCES: Mapping[Producer, frozenset[str]] = {
     Producer.LOKI: frozenset({"loki_request_duration_seconds_count"}),
     # grafana/alloy internal/component/common/loki/client/metrics.go (loki.write), Alloy chart ServiceMonitor
     Producer.ALLOY: frozenset({"loki_write_dropped_entries_total"}),
+    # Strimzi's Kafka Exporter (danielqsj/kafka_exporter: kafka_topic_partition_*, kafka_consumergroup_lag),
+    # the series the release's prometheus-kafka-exporter-topic-rules-group.yaml reads
+    Producer.KAFKA_EXPORTER: frozenset({
+        "kafka_topic_partition_under_replicated_partition", "kafka_topic_partition_in_sync_replica",
+        "kafka_topic_partition_replicas", "kafka_consumergroup_lag",
+    }),
+    # rabbitmq_prometheus: /metrics (rabbitmq_alarms_*) and /metrics/detailed?family=queue_coarse_metrics
+    # (rabbitmq_detailed_queue_messages*), as cluster-operator observability/prometheus/rules read them
+    Producer.RABBITMQ: frozenset({
+        "rabbitmq_alarms_memory_used_watermark", "rabbitmq_detailed_queue_messages_ready",
+        "rabbitmq_detailed_queue_messages",
+    }),
 }  # fmt: skip
 
 _KEYWORDS = frozenset({"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -132,7 +146,11 @@ def producers(
             continue
         sel, ports = _selector(obj), _ports(obj)
         component = sel.get("app.kubernetes.io/component")
-        if "cnpg.io/cluster" in sel and sel.get("cnpg.io/podRole") == "instance":
+        if str(sel.get("strimzi.io/name", "")).endswith("-kafka-exporter"):
+            found.add(Producer.KAFKA_EXPORTER)
+        elif component == "rabbitmq" and "prometheus" in ports:
+            found.add(Producer.RABBITMQ)
+        elif "cnpg.io/cluster" in sel and sel.get("cnpg.io/podRole") == "instance":
             found.add(Producer.CNPG)
         elif "redis-exporter" in ports or component == "redis-exporter":
             found.add(Producer.REDIS_EXPORTER)

@@ -8,12 +8,24 @@ which creates and owns the HPA (CPU and memory become KEDA triggers, so there is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from components import kube
 from components.problems import Problem
 
 HPA_API = "autoscaling/v2"
 KEDA_API = "keda.sh/v1alpha1"
+
+
+class Scaled(Protocol):
+    """What the autoscaler's behaviour and the env need of a plan (services and workers alike)."""
+
+    @property
+    def scale_down_stabilization_s(self) -> int: ...
+    @property
+    def env(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def secret_env(self) -> tuple[tuple[str, str, str], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,7 @@ def validate(plan: ServicePlan, path: str) -> list[Problem]:
     return problems
 
 
-def behavior(plan: ServicePlan) -> dict[str, object]:
+def behavior(plan: Scaled) -> dict[str, object]:
     """Scale up fast (double or +4 pods a minute), scale down slowly after a stabilisation window
     (the seeds' 5-minute scale-down delay), at most half the pods a minute."""
     return {
@@ -195,7 +207,7 @@ def scaled_object_spec(plan: ServicePlan, prometheus_url: str) -> dict[str, obje
     return spec
 
 
-def env_of(plan: ServicePlan) -> list[dict[str, object]]:
+def env_of(plan: Scaled) -> list[dict[str, object]]:
     """Plain values first, then every connection setting from its Secret (never a plain value)."""
     out: list[dict[str, object]] = [{"name": k, "value": v} for k, v in plan.env]
     out += [

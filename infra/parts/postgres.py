@@ -49,6 +49,7 @@ from components.postgres.pgbouncer import deployment_spec as pgbouncer_spec
 from components.problems import Problem
 from components.scheduling import PodGroup, pod_group
 from components.versions import IMAGES
+from infra import workers
 from infra.config import PostgresEngine, Runtime, Target
 from infra.parts import (
     MONITOR_LABELS,
@@ -87,12 +88,17 @@ def sizing(settings: Settings) -> pp.PostgresSizing:
 
 
 def db_services(settings: Settings) -> dict[str, pp.ServiceDbUse]:
-    """Every service that sets ``database``: its max replicas at this phase and its pool size."""
-    return {
+    """Every service that sets ``database``, and every worker that does at a phase it runs: its max
+    replicas at this phase and its pool size."""
+    out = {
         name: pp.ServiceDbUse(max_replicas=replica_bounds(settings, svc)[1], pool_size=svc.database.pool_size)
         for name, svc in settings.stack.services.items()
         if svc.database is not None
     }
+    for name, w in settings.stack.workers.items():
+        if w.database is not None and workers.runs(settings, w):
+            out[name] = pp.ServiceDbUse(max_replicas=workers.bounds(settings, w)[1], pool_size=w.database.pool_size)
+    return out
 
 
 def validate(settings: Settings) -> list[Problem]:
@@ -294,7 +300,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
         client_apps=tuple(
             n for n, svc in settings.stack.services.items()
             if svc.database is not None and svc.runtime is Runtime.KUBERNETES
-        ),
+        ) + tuple(n for n, w in settings.stack.workers.items() if w.database is not None and workers.runs(settings, w)),
         monitoring_namespace=MONITORING_NAMESPACE if monitoring else None,
         monitor_labels=MONITOR_LABELS if monitoring else None,
         pgbouncer_image=IMAGES["pgbouncer"].ref,

@@ -49,8 +49,8 @@ def test_all_problems_are_reported_together_with_paths_values_and_what_is_valid(
     )
     assert found == [
         "phasescale:colour: got 'blue'; unknown key; valid keys: alerts, budgetUsdPerMonth, cdn, cdnSignedUrlKey, cluster, "
-        "dbPassword, environment, gpu, hfToken, logging, milvus, monitoring, namespace, overrides, parts, phase, "
-        "phaseOverrides, postgres, redis, redisPassword, regions, services, slackWebhookUrl, usage",
+        "dbPassword, environment, gpu, hfToken, kafkaPassword, logging, milvus, monitoring, namespace, overrides, parts, "
+        "phase, phaseOverrides, postgres, queue, redis, redisPassword, regions, services, slackWebhookUrl, usage, workers",
         "phasescale:overrides.postgres.readReplicas: got -1; Input should be greater than or equal to 0",
         "phasescale:services.api.prot: got 8080; unknown key (misspelled?); see the config reference in README.md",
         "phasescale:services.api.replicas: got {'min': 5, 'max': 2}; min (5) must not be above max (2)",
