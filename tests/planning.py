@@ -25,29 +25,32 @@ STACKS = ("dev", "prod", "prod-aws")
 LOCATIONS = {"gke": "asia-northeast3", "eks": "ap-northeast-2", "existing": "local"}
 PHASES = (1, 2, 3, 4)
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 @functools.cache
 def _cache_dir() -> Path:
     digest = hashlib.sha256(sys.version.encode())
-    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/**/*.py")]
+    sources = [*ROOT.glob("Pulumi.*.yaml"), *EXAMPLES.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"),
+               *ROOT.glob("components/**/*.py")]
     for path in sorted([*sources, ROOT / "requirements.txt"]):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"
     folder.mkdir(exist_ok=True)
     return folder
 
 
 @functools.cache
-def plan_of(stack: str, phase: int | None = None) -> planner.Plan:
-    """The offline plan of a stack file (at ``phase``), computed once per test run."""
-    cached = _cache_dir() / f"{stack}-{phase}.pickle"
-    with open(_cache_dir() / f"{stack}-{phase}.lock", "w") as lock:
+def plan_of(stack: str, phase: int | None = None, root: Path = ROOT) -> planner.Plan:
+    """The offline plan of a stack file of ``root`` (at ``phase``), computed once per test run."""
+    key = f"{stack}-{phase}" if root == ROOT else f"{root.name}-{stack}-{phase}"
+    cached = _cache_dir() / f"{key}.pickle"
+    with open(_cache_dir() / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if cached.exists():
             plan: planner.Plan = pickle.loads(cached.read_bytes())
             return plan
-        plan = planner.run(stack, phase)
+        plan = planner.run(stack, phase, root)
         partial = cached.with_suffix(".tmp")
         partial.write_bytes(pickle.dumps(plan))
         partial.replace(cached)
