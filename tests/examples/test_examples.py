@@ -1,7 +1,7 @@
 """The five products of the source documents as stack files (examples/): each resolves at every
 phase with its own figures, and one full plan per product shows them in the objects it sends.
 
-Full plans cost ~0.2-0.9 s of CPU each (20 would add ~10 s to the suite): the per-phase figures are
+Full plans cost ~0.2-0.5 s of CPU each (all 20 would add ~8 s to the suite): the per-phase figures are
 read from the resolved settings (``infra.load``, the same values the plan's summary prints), and
 each product is planned once, at the phase that carries most of its figures (cached by
 tests/planning.py like the root stacks' plans).
@@ -87,6 +87,8 @@ def test_erp_shows_the_seed_hpa_table_and_two_read_replicas() -> None:
     }
     assert manifest(plan, "Cluster", "seoul-k8s/seoul-pg")["spec"]["instances"] == 3  # 000 §2.2 "replicas: 3"
     assert set(k8s_objects(plan, "VerticalPodAutoscaler")) == {"seoul-k8s/ai-service"}  # 000 §5.2
+    args = manifest(plan, "Deployment", "seoul-k8s/vllm")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--tensor-parallel-size") + 1] == "2"  # 000 §3.2 "TENSOR_PARALLEL_SIZE 증가" (catalog)
     redis = plan.named("gcp:redis/instance:Instance", "seoul-redis").inputs  # 000 §2.2 Sentinel: HA at phase 2
     assert (redis["tier"], redis["replicaCount"]) == ("STANDARD_HA", 2)
     assert per_phase("erp", lambda s: {n: replica_bounds(s, v) for n, v in s.stack.services.items()}) == {
@@ -143,6 +145,8 @@ def test_chat_hpa_and_pgbouncer_at_phase_two() -> None:
         "max_client_conn": "1000", "default_pool_size": "50", "min_pool_size": "10", "reserve_pool_size": "5"}
     assert manifest(plan, "Cluster", "seoul-k8s/seoul-pg")["spec"]["instances"] == 2  # §1.3 "PG Primary + Replicas"
     assert "seoul-k8s/redis" in k8s_objects(plan, "RedisReplication")  # catalog: replication (002 wants a cluster)
+    conf = manifest(plan, "ConfigMap", "seoul-k8s/redis-config")["data"]["redis-additional.conf"].splitlines()
+    assert {"maxmemory 16384mb", "appendonly yes"} <= set(conf)  # catalog 16 GB; 002 §7 "--appendonly yes"
     assert per_phase("chat", lambda s: s.sizes.cdn.enabled) == {1: False, 2: False, 3: True, 4: True}  # §1.3 Phase 3 "[CDN]"
     assert per_phase("chat", lambda s: s.active_regions)[4] == ["seoul", "tokyo"]  # §1.1 Phase 4 "Multi-Region"
     assert per_phase("chat", lambda s: replica_bounds(s, s.stack.services["chat-server-api"])) == {
