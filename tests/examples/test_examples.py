@@ -115,6 +115,11 @@ def test_dreamseed_cloud_run_vllm_and_redis_at_phase_three() -> None:
     assert template["vpcAccess"]["egress"] == "PRIVATE_RANGES_ONLY"  # reaches PgBouncer, Memorystore, vLLM
     args = manifest(plan, "Deployment", "seoul-k8s/vllm")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--tensor-parallel-size") + 1] == "4"  # 001 l.318 says 3: 40 heads, so 4
+    gpu = manifest(plan, "ScaledObject", "seoul-k8s/vllm")["spec"]  # 001 l.450-458, 501-502, 603: workers 1-5
+    assert (gpu["minReplicaCount"], gpu["maxReplicaCount"], gpu["cooldownPeriod"], gpu["pollingInterval"]) == (
+        1, 5, 600, 30)  # 10-minute cool-down, checks every 30 s
+    assert {t["name"]: t["metadata"]["threshold"] for t in gpu["triggers"]} == {
+        "vllm-queue": "20", "gpu-utilization": "85", "mean-latency": "5"}  # queue > 20, GPU > 85 %, > 5,000 ms
     redis = plan.named("gcp:redis/cluster:Cluster", "seoul-redis").inputs  # 001 l.322 "Redis 클러스터"
     assert (redis["shardCount"], redis["redisConfigs"]) == (3, {"maxmemory-policy": "allkeys-lru"})
     assert per_phase("dreamseed", lambda s: replica_bounds(s, s.stack.services["dreamseed-api"])) == {
