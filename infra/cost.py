@@ -361,7 +361,10 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
     for r in [*(r for r in records if r.type not in last), *(r for r in records if r.type in last)]:
         handler = handlers.get(r.type)
         if handler is not None:
-            handler(r)
+            try:
+                handler(r)
+            except KeyError as err:  # a region or size the table has no row for: named, never a traceback
+                pr.missing(r, f"{r.type} in {pr.region_of(r)} (no row {err.args[0]!r})")
         elif r.is_kubernetes_object:
             pr.k8s_object(r)
         elif r.type == "kubernetes:helm.sh/v3:Release":

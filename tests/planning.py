@@ -25,15 +25,16 @@ STACKS = ("dev", "prod", "prod-aws")
 LOCATIONS = {"gke": "asia-northeast3", "eks": "ap-northeast-2", "existing": "local"}
 PHASES = (1, 2, 3, 4)
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 @functools.cache
 def _cache_dir() -> Path:
     digest = hashlib.sha256(sys.version.encode())
-    sources = [*ROOT.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"), *ROOT.glob("components/**/*.py"),
-               *ROOT.glob("tests/*/stacks/Pulumi.*.yaml")]
+    sources = [*ROOT.glob("Pulumi.*.yaml"), *EXAMPLES.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"),
+               *ROOT.glob("components/**/*.py"), *ROOT.glob("tests/*/stacks/Pulumi.*.yaml")]
     for path in sorted([*sources, ROOT / "requirements.txt"]):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"
     folder.mkdir(exist_ok=True)
     return folder
@@ -42,8 +43,8 @@ def _cache_dir() -> Path:
 @functools.cache
 def plan_of(stack: str, phase: int | None = None, root: Path = ROOT) -> planner.Plan:
     """The offline plan of a stack file (at ``phase``), computed once per test run. ``root``: the folder
-    of the stack file (a test's own stacks, ``tests/<part>/stacks``)."""
-    key = stack if root == ROOT else f"{root.parent.name}-{stack}"
+    of the stack file (``examples/``, or a test's own stacks, ``tests/<part>/stacks``)."""
+    key = stack if root == ROOT else f"{root.relative_to(ROOT).as_posix().replace('/', '_')}-{stack}"
     cached = _cache_dir() / f"{key}-{phase}.pickle"
     with open(_cache_dir() / f"{key}-{phase}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

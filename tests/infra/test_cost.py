@@ -203,3 +203,11 @@ def test_eks_fee_by_support_window() -> None:
     aws = rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2")
     fees = [cost.estimate([aws, rec("aws:eks/cluster:Cluster", "c", provider="seoul-aws", version=v)]).low for v in ("1.35", "1.30")]
     assert fees == [73.0, 438.0]  # $0.10 and $0.60 x 730 h
+
+
+def test_a_region_the_table_lacks_is_named_never_a_traceback() -> None:
+    # Breaks: Cloud NAT in a region with no row (seed 003's Indonesia region, asia-southeast2).
+    nat = rec("gcp:compute/routerNat:RouterNat", "nat", region="asia-southeast2")
+    (gap,) = cost.estimate([nat]).unpriced
+    assert (gap.type, gap.resource) == ("gcp:compute/routerNat:RouterNat", "nat")
+    assert "asia-southeast2" in gap.what
