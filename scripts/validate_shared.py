@@ -24,6 +24,8 @@ STACKS = ("dev", "prod", "prod-aws")
 EXTRA_CRDS = ROOT / "validation" / "crds"
 TEST_STACKS = ROOT / "tests" / "queue" / "stacks"
 """Stack files of parts no product stack in the root runs (the queue engines), planned at their phase."""
+EXAMPLES = ROOT / "examples"
+"""The five products' stacks (README "Example stacks"), planned at every phase."""
 CHART_NAMES = {  # our chart name -> check_values.py chart name
     "keda": "keda",
     "kube-prometheus-stack": "kube-prometheus-stack",
@@ -41,6 +43,10 @@ def main(shared: Path) -> int:
         for stack in STACKS:
             for phase in (1, 2, 3, 4):
                 planner.write(planner.run(stack, phase), out / f"{stack}-{phase}")
+        for path in sorted(EXAMPLES.glob("Pulumi.*.yaml")):
+            stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            for phase in (1, 2, 3, 4):
+                planner.write(planner.run(stack, phase, root=EXAMPLES), out / f"example-{stack}-{phase}")
         for path in sorted(TEST_STACKS.glob("Pulumi.*.yaml")):
             stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
             planner.write(planner.run(stack, None, root=TEST_STACKS), out / f"test-{stack}")
