@@ -22,7 +22,7 @@ import yaml
 from components import kube
 from components.redis import backup_plan as bp
 from components.redis import plan as rp
-from tests.planning import PHASES, STACKS, plan_of
+from tests.planning import EXAMPLES, PHASES, ROOT, STACKS, plan_of
 
 K8S_VERSION = "1.30"
 KNOWN_CRD_GROUPS = {
@@ -37,17 +37,27 @@ KNOWN_CRD_GROUPS = {
     "elasticsearch.k8s.elastic.co",  # eck-operator chart (CRDs in validation/crds)
     "kibana.k8s.elastic.co",
     "beat.k8s.elastic.co",
+    "kafka.strimzi.io",  # Strimzi chart (CRDs in validation/crds)
+    "rabbitmq.com",  # RabbitMQ Cluster Operator manifest (CRD in validation/crds)
 }
-ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
+QUEUE_STACKS = ROOT / "tests" / "queue" / "stacks"
+EXAMPLE_PHASES = {"erp": 2, "dreamseed": 3, "chat": 2, "koto": 4, "pamtalk": 3}
+"""The example stacks at the phase ``tests/examples`` plans (cached once per run): their objects join the checks."""
+
+
 def all_objects() -> list[tuple[str, dict[str, Any]]]:
+    """Every Kubernetes object of the root stacks at every phase, the example stacks, the queue
+    engines' test stacks (workers, brokers) and the Redis backup jobs no stack file runs."""
     out = []
-    for stack in STACKS:
-        for phase in PHASES:
-            for cluster, obj in plan_of(stack, phase).manifests():
-                out.append((f"{stack}@{phase}/{cluster}", obj))
+    plans = [(f"{s}@{p}", plan_of(s, p)) for s in STACKS for p in PHASES]
+    plans += [(f"examples/{s}@{p}", plan_of(s, p, EXAMPLES)) for s, p in EXAMPLE_PHASES.items()]
+    plans += [(f"queue/{f.stem.removeprefix('Pulumi.')}", plan_of(f.stem.removeprefix("Pulumi."), None, QUEUE_STACKS))
+              for f in sorted(QUEUE_STACKS.glob("Pulumi.*.yaml"))]  # fmt: skip
+    for where, plan in plans:
+        out += [(f"{where}/{cluster}", obj) for cluster, obj in plan.manifests()]
     return out + redis_backup_jobs()
 
 
@@ -135,5 +145,8 @@ def test_workloads_pass_checkov(tmp_path: Path) -> None:
         if key.startswith("checkov.io/skip") and len(value.split("=", 1)[-1]) > 20
     }
     assert skipped <= annotated, "every skipped check is annotated on its object with a reason"
+    # The managed-engine exporters (postgres_exporter, redis_exporter) are among the checked workloads.
+    names = {o["metadata"]["name"] for o in distinct.values() if o["kind"] == "Deployment"}
+    assert {"seoul-pg-primary-exporter", "redis-exporter"} <= names, sorted(n for n in names if "exporter" in n)
 
 
