@@ -138,6 +138,7 @@ class _Pricer:
             if r.type == "pulumi:providers:aws"
         }
         self.forwarding_rules = 0
+        self.has_global_rule = any(r.type == "gcp:compute/globalForwardingRule:GlobalForwardingRule" for r in records)
         self.nodes: dict[str, tuple[int, int]] = {}
         self.k8s_clusters: dict[str, tuple[str, str]] = {}
         for r in records:  # cluster <stack>-<region> (GKE) / provider <region>-aws (EKS) -> <region>-k8s
@@ -224,8 +225,20 @@ class _Pricer:
             self.add("global", "cdn and load balancers", r, "redirect (data counted on the main URL map)", 0.0)
 
     def backend_bucket(self, r: Record) -> None:
-        if r.inputs.get("enableCdn") and self.p.get("cloud_cdn_egress_per_gib") is None:
-            self.missing(r, "Cloud CDN cache egress")
+        """Cloud CDN in front of a bucket: cache egress to Asia Pacific (the stacks' users), cache
+        fill at the top of the page's range (an upper bound), lookups; usage from ``phasescale:usage``."""
+        if not r.inputs.get("enableCdn"):
+            return
+        c, u = self.p["cloud_cdn"], self.usage
+        month = (u.cdn_egress_gib * c["cache_egress_per_gib"]["asia_pacific"] + u.cdn_fill_gib * c["cache_fill_per_gib_max"]
+                 + u.cdn_lookups / 10_000 * c["lookups_per_10k"])
+        self.add("global", "cdn and load balancers", r,
+                 f"Cloud CDN: {u.cdn_egress_gib:g} GiB to Asia Pacific, {u.cdn_fill_gib:g} GiB fill, {u.cdn_lookups:g} lookups", month)
+
+    def global_address(self, r: Record) -> None:
+        if r.inputs.get("addressType", "EXTERNAL") != "EXTERNAL" or not self.has_global_rule:
+            return self.missing(r, f"a global {r.inputs.get('addressType', 'EXTERNAL')} address not held by a forwarding rule")
+        self.add("global", "cdn and load balancers", r, "static IP held by the forwarding rule", _month(self.p["gce_ip_on_forwarding_rule_hour"]))
 
     def by_key(self, key: str, what: str | Callable[[Record], str]) -> Callable[[Record], None]:
         """A type whose price section (``key``) is ``null`` today: always unpriced, named by
@@ -341,7 +354,7 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         "gcp:sql/databaseInstance:DatabaseInstance": pr.by_key(
             "cloud_sql", lambda r: f"Cloud SQL {(r.inputs.get('settings') or {}).get('tier')} in {r.inputs.get('region')}"),
         "gcp:cloudrunv2/service:Service": pr.by_key("cloud_run", lambda r: f"Cloud Run in {r.inputs.get('location')}"),
-        "gcp:compute/globalAddress:GlobalAddress": pr.by_key("gclb_static_ip_hour", "a global static IP address"),
+        "gcp:compute/globalAddress:GlobalAddress": pr.global_address,
         "gcp:storage/transferJob:TransferJob": pr.by_key("storage_transfer", "Storage Transfer replication"),
         "aws:eks/cluster:Cluster": pr.eks_cluster,
         "aws:eks/nodeGroup:NodeGroup": pr.node_group,
