@@ -331,6 +331,13 @@ class _Pricer:
                  f"{lo}-{hi} x {kind}", lo * _month(hourly), hi * _month(hourly))
 
 
+    def eip(self, r: Record) -> None:
+        self.add(self.region_of(r), "nat", r, "public IPv4 address", _month(self.p["aws_public_ipv4_hour"]))
+
+    def kms_key(self, r: Record) -> None:  # first year: each annual rotation later adds a backing key's $1
+        self.add(self.region_of(r), "keys", r, "KMS key (first year)", self.p["kms_key_month"])
+
+
 def is_cloud_type(type_: str) -> bool:
     return type_.startswith(("gcp:", "aws:")) and not type_.startswith("pulumi:")
 
@@ -363,7 +370,8 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         "aws:elasticache/replicationGroup:ReplicationGroup": pr.by_key(
             "elasticache", lambda r: f"ElastiCache {r.inputs.get('nodeType')} in {pr.region_of(r)}"),
         "aws:ec2/natGateway:NatGateway": pr.by_key("nat_gateway", lambda r: f"NAT gateway hours and data in {pr.region_of(r)}"),
-        "aws:ec2/eip:Eip": pr.by_key("nat_gateway", lambda r: f"Elastic IP in {pr.region_of(r)}"),
+        "aws:ec2/eip:Eip": pr.eip,
+        "aws:kms/key:Key": pr.kms_key,
         "aws:s3/bucket:Bucket": pr.by_key("s3", lambda r: f"S3 Standard storage in {pr.region_of(r)}"),
         "aws:cloudfront/distribution:Distribution": pr.by_key(
             "cloudfront", lambda r: f"CloudFront egress ({r.inputs.get('priceClass')})"),

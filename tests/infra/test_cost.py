@@ -80,7 +80,7 @@ def test_cluster_fees_buckets_and_load_balancer() -> None:
     (rec("gcp:compute/globalAddress:GlobalAddress", "ip"), "a global EXTERNAL address not held by a forwarding rule"),
     (rec(POOL, "p", location="asia-northeast3", nodeConfig={"machineType": "a3-ultragpu-8g"}),
      "machine a3-ultragpu-8g (on-demand) in asia-northeast3"),
-    (rec("aws:kms/key:Key", "k"), "this resource type"),
+    (rec("aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "peer"), "this resource type"),
 ])
 def test_unpriced_is_an_error_naming_type_size_and_region(record: Record, named: str) -> None:
     est = cost.estimate([record])
@@ -136,7 +136,7 @@ def test_renderings() -> None:
     doc = cost_report.as_dict(est, "prod", 1)
     assert doc["total"] == {"min": 73.0, "max": 73.0} and doc["regions"] == {"asia-northeast3": {"min": 73.0, "max": 73.0}}
     assert cost_report.beside_stateful("head\nSTATEFUL x\nrest", "COST") == "head\nSTATEFUL x\nCOST\nrest"
-    assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:kms/key:Key", "k")]), "s", 1)
+    assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "peer")]), "s", 1)
 
 
 def test_in_cluster_volumes_on_gke_priced_as_their_disks() -> None:
@@ -221,6 +221,15 @@ def test_cloud_cdn_and_the_load_balancer_s_global_ip() -> None:
     assert [u.resource for u in est.unpriced] == ["psa"]  # an INTERNAL range: no stored source prices it
 
 
+def test_aws_public_ipv4_and_kms_keys() -> None:
+    records = [rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2"),
+               rec("aws:ec2/eip:Eip", "nat-a", provider="seoul-aws", domain="vpc"),
+               rec("aws:kms/key:Key", "secrets", provider="seoul-aws", enableKeyRotation=True)]
+    est = cost.estimate(records)
+    # $0.005 x 730 = $3.65 per address; $1 per key-month in its first year
+    assert [(x.region, x.part, x.low) for x in est.lines] == [("ap-northeast-2", "nat", 3.65), ("ap-northeast-2", "keys", 1.0)]
+
+
 BANDS = {1: (450, 900), 2: (450, 3600), 3: (1800, 3600), 4: (6000, 12000)}
 """Seed 004's monthly bands without GPU (phase 2, which 004 does not give, between phase 1's floor
 and phase 3's ceiling)."""
@@ -229,7 +238,7 @@ NOT_JUDGED = {  # (stack, phase): the unpriced types that keep its estimate from
     ("prod", 3): {"gcp:redis/cluster:Cluster", "kubernetes:helm.sh/v3:Release"},
     ("prod", 4): {"gcp:redis/cluster:Cluster", "gcp:storage/transferJob:TransferJob", "kubernetes:helm.sh/v3:Release"},
     **{("prod-aws", p): {"aws:eks/nodeGroup:NodeGroup", "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup",
-                         "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:s3/bucket:Bucket", "aws:kms/key:Key",
+                         "aws:ec2/natGateway:NatGateway", "aws:s3/bucket:Bucket",
                          "kubernetes:helm.sh/v3:Release", "kubernetes:milvus.io/v1beta1:Milvus",
                          *({"aws:cloudfront/distribution:Distribution"} if p >= 3 else set()),
                          *({"aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "aws:s3/bucketReplicationConfig:BucketReplicationConfig"}
