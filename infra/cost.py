@@ -138,6 +138,7 @@ class _Pricer:
             if r.type == "pulumi:providers:aws"
         }
         self.forwarding_rules = 0
+        self.has_global_rule = any(r.type == "gcp:compute/globalForwardingRule:GlobalForwardingRule" for r in records)
         self.nodes: dict[str, tuple[int, int]] = {}
         self.k8s_clusters: dict[str, tuple[str, str]] = {}
         for r in records:  # cluster <stack>-<region> (GKE) / provider <region>-aws (EKS) -> <region>-k8s
@@ -224,8 +225,20 @@ class _Pricer:
             self.add("global", "cdn and load balancers", r, "redirect (data counted on the main URL map)", 0.0)
 
     def backend_bucket(self, r: Record) -> None:
-        if r.inputs.get("enableCdn") and self.p.get("cloud_cdn_egress_per_gib") is None:
-            self.missing(r, "Cloud CDN cache egress")
+        """Cloud CDN in front of a bucket: cache egress to Asia Pacific (the stacks' users), cache
+        fill at the top of the page's range (an upper bound), lookups; usage from ``phasescale:usage``."""
+        if not r.inputs.get("enableCdn"):
+            return
+        c, u = self.p["cloud_cdn"], self.usage
+        month = (u.cdn_egress_gib * c["cache_egress_per_gib"]["asia_pacific"] + u.cdn_fill_gib * c["cache_fill_per_gib_max"]
+                 + u.cdn_lookups / 10_000 * c["lookups_per_10k"])
+        self.add("global", "cdn and load balancers", r,
+                 f"Cloud CDN: {u.cdn_egress_gib:g} GiB to Asia Pacific, {u.cdn_fill_gib:g} GiB fill, {u.cdn_lookups:g} lookups", month)
+
+    def global_address(self, r: Record) -> None:
+        if r.inputs.get("addressType", "EXTERNAL") != "EXTERNAL" or not self.has_global_rule:
+            return self.missing(r, f"a global {r.inputs.get('addressType', 'EXTERNAL')} address not held by a forwarding rule")
+        self.add("global", "cdn and load balancers", r, "static IP held by the forwarding rule", _month(self.p["gce_ip_on_forwarding_rule_hour"]))
 
     def by_key(self, key: str, what: str | Callable[[Record], str]) -> Callable[[Record], None]:
         """A type whose price section (``key``) is ``null`` today: always unpriced, named by
@@ -318,6 +331,13 @@ class _Pricer:
                  f"{lo}-{hi} x {kind}", lo * _month(hourly), hi * _month(hourly))
 
 
+    def eip(self, r: Record) -> None:
+        self.add(self.region_of(r), "nat", r, "public IPv4 address", _month(self.p["aws_public_ipv4_hour"]))
+
+    def kms_key(self, r: Record) -> None:  # first year: each annual rotation later adds a backing key's $1
+        self.add(self.region_of(r), "keys", r, "KMS key (first year)", self.p["kms_key_month"])
+
+
 def is_cloud_type(type_: str) -> bool:
     return type_.startswith(("gcp:", "aws:")) and not type_.startswith("pulumi:")
 
@@ -341,7 +361,7 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         "gcp:sql/databaseInstance:DatabaseInstance": pr.by_key(
             "cloud_sql", lambda r: f"Cloud SQL {(r.inputs.get('settings') or {}).get('tier')} in {r.inputs.get('region')}"),
         "gcp:cloudrunv2/service:Service": pr.by_key("cloud_run", lambda r: f"Cloud Run in {r.inputs.get('location')}"),
-        "gcp:compute/globalAddress:GlobalAddress": pr.by_key("gclb_static_ip_hour", "a global static IP address"),
+        "gcp:compute/globalAddress:GlobalAddress": pr.global_address,
         "gcp:storage/transferJob:TransferJob": pr.by_key("storage_transfer", "Storage Transfer replication"),
         "aws:eks/cluster:Cluster": pr.eks_cluster,
         "aws:eks/nodeGroup:NodeGroup": pr.node_group,
@@ -350,7 +370,8 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
         "aws:elasticache/replicationGroup:ReplicationGroup": pr.by_key(
             "elasticache", lambda r: f"ElastiCache {r.inputs.get('nodeType')} in {pr.region_of(r)}"),
         "aws:ec2/natGateway:NatGateway": pr.by_key("nat_gateway", lambda r: f"NAT gateway hours and data in {pr.region_of(r)}"),
-        "aws:ec2/eip:Eip": pr.by_key("nat_gateway", lambda r: f"Elastic IP in {pr.region_of(r)}"),
+        "aws:ec2/eip:Eip": pr.eip,
+        "aws:kms/key:Key": pr.kms_key,
         "aws:s3/bucket:Bucket": pr.by_key("s3", lambda r: f"S3 Standard storage in {pr.region_of(r)}"),
         "aws:cloudfront/distribution:Distribution": pr.by_key(
             "cloudfront", lambda r: f"CloudFront egress ({r.inputs.get('priceClass')})"),

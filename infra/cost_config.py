@@ -26,6 +26,18 @@ class UsageConfig(BaseModel):
         description="GiB per month processed by the global load balancer (seed 003 moves storage to a CDN above 10 GB/day).",
     )
     bucket_gib: float = Field(default=50.0, ge=0, le=10_000_000, description="GiB stored in each bucket.")
+    cdn_egress_gib: float = Field(
+        default=300.0, ge=0, le=10_000_000,
+        description="GiB per month served from Cloud CDN's cache to Asia Pacific (seed 003: a CDN above 10 GB/day).",
+    )
+    cdn_fill_gib: float = Field(
+        default=50.0, ge=0, le=10_000_000,
+        description="GiB per month filled into Cloud CDN's cache from the bucket on misses (default: the stored GiB once).",
+    )
+    cdn_lookups: float = Field(
+        default=300_000.0, ge=0, le=1e12,
+        description="Cloud CDN cache lookups (GET/HEAD) per month (seed 003: above 10,000 downloads/day).",
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -37,5 +49,6 @@ class UsageConfig(BaseModel):
     def render(self) -> str:
         return (
             f"usage assumptions per month (phasescale:usage): NAT {self.nat_egress_gib:g} GiB per gateway, "
-            f"load balancer {self.lb_data_gib:g} GiB processed, {self.bucket_gib:g} GiB stored per bucket"
+            f"load balancer {self.lb_data_gib:g} GiB processed, {self.bucket_gib:g} GiB stored per bucket, "
+            f"CDN {self.cdn_egress_gib:g} GiB served, {self.cdn_fill_gib:g} GiB filled, {self.cdn_lookups:g} lookups"
         )

@@ -92,12 +92,12 @@ def readme_table(estimates: dict[tuple[str, int], Estimate]) -> str:
 
     rows = [
         "| stack | phase | cluster fee + system + data pools | volumes (PostgreSQL, Milvus, monitoring) | "
-        "GPU on-demand | GPU spot (0 at the minimum) | buckets, LB, NAT data | total | unpriced resources |",
+        "GPU on-demand | GPU spot (0 at the minimum) | buckets, LB, CDN, NAT, IPs, keys | total | unpriced resources |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for (stack, phase), est in sorted(estimates.items()):
         base = cell(est, ("cluster fee", "system pool", "data pool", "node pool"))
-        other = cell(est, ("buckets", "cdn and load balancers", "nat"))
+        other = cell(est, ("buckets", "cdn and load balancers", "nat", "keys"))
         total = f"{est.low:,.0f} / {est.high:,.0f}" if not est.unpriced else "not estimated"
         missing = ", ".join(sorted({u.type.split(":", 1)[1] for u in est.unpriced})) or "none"
         rows.append(

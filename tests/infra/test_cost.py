@@ -77,10 +77,10 @@ def test_cluster_fees_buckets_and_load_balancer() -> None:
 @pytest.mark.parametrize(("record", "named"), [
     (rec("gcp:redis/instance:Instance", "r", tier="BASIC", memorySizeGb=1, region="asia-northeast3"),
      "Memorystore BASIC 1 GiB in asia-northeast3"),
-    (rec("gcp:compute/globalAddress:GlobalAddress", "ip"), "a global static IP address"),
+    (rec("gcp:compute/globalAddress:GlobalAddress", "ip"), "a global EXTERNAL address not held by a forwarding rule"),
     (rec(POOL, "p", location="asia-northeast3", nodeConfig={"machineType": "a3-ultragpu-8g"}),
      "machine a3-ultragpu-8g (on-demand) in asia-northeast3"),
-    (rec("aws:kms/key:Key", "k"), "this resource type"),
+    (rec("aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "peer"), "this resource type"),
 ])
 def test_unpriced_is_an_error_naming_type_size_and_region(record: Record, named: str) -> None:
     est = cost.estimate([record])
@@ -136,7 +136,7 @@ def test_renderings() -> None:
     doc = cost_report.as_dict(est, "prod", 1)
     assert doc["total"] == {"min": 73.0, "max": 73.0} and doc["regions"] == {"asia-northeast3": {"min": 73.0, "max": 73.0}}
     assert cost_report.beside_stateful("head\nSTATEFUL x\nrest", "COST") == "head\nSTATEFUL x\nCOST\nrest"
-    assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:kms/key:Key", "k")]), "s", 1)
+    assert "UNPRICED" in cost_report.render(cost.estimate([rec("aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "peer")]), "s", 1)
 
 
 def test_in_cluster_volumes_on_gke_priced_as_their_disks() -> None:
@@ -211,3 +211,58 @@ def test_a_region_the_table_lacks_is_named_never_a_traceback() -> None:
     (gap,) = cost.estimate([nat]).unpriced
     assert (gap.type, gap.resource) == ("gcp:compute/routerNat:RouterNat", "nat")
     assert "asia-southeast2" in gap.what
+def test_cloud_cdn_and_the_load_balancer_s_global_ip() -> None:
+    usage = cost.Usage(cdn_egress_gib=1000, cdn_fill_gib=100, cdn_lookups=1_000_000)
+    records = [
+        rec("gcp:compute/backendBucket:BackendBucket", "seoul-cdn-backend", enableCdn=True),
+        rec("gcp:compute/backendBucket:BackendBucket", "plain", enableCdn=False),  # no CDN: nothing of its own
+        rec("gcp:compute/globalAddress:GlobalAddress", "seoul-cdn-ip", ipVersion="IPV4"),
+        rec("gcp:compute/globalForwardingRule:GlobalForwardingRule", "fr"),
+        rec("gcp:compute/globalAddress:GlobalAddress", "psa", addressType="INTERNAL", purpose="VPC_PEERING"),
+    ]
+    est = cost.estimate(records, usage)
+    # 1000 GiB x $0.09 (Asia Pacific) + 100 GiB x $0.04 (fill, the range's top) + 100 x $0.0075 = $94.75;
+    # the IP held by the rule $0; the rule $0.025 x 730 = $18.25
+    assert [(x.resource, x.low) for x in est.lines] == [("seoul-cdn-backend", 94.75), ("seoul-cdn-ip", 0.0), ("fr", 18.25)]
+    assert [u.resource for u in est.unpriced] == ["psa"]  # an INTERNAL range: no stored source prices it
+
+
+def test_aws_public_ipv4_and_kms_keys() -> None:
+    records = [rec("pulumi:providers:aws", "seoul-aws", region="ap-northeast-2"),
+               rec("aws:ec2/eip:Eip", "nat-a", provider="seoul-aws", domain="vpc"),
+               rec("aws:kms/key:Key", "secrets", provider="seoul-aws", enableKeyRotation=True)]
+    est = cost.estimate(records)
+    # $0.005 x 730 = $3.65 per address; $1 per key-month in its first year
+    assert [(x.region, x.part, x.low) for x in est.lines] == [("ap-northeast-2", "nat", 3.65), ("ap-northeast-2", "keys", 1.0)]
+
+
+BANDS = {1: (450, 900), 2: (450, 3600), 3: (1800, 3600), 4: (6000, 12000)}
+"""Seed 004's monthly bands without GPU (phase 2, which 004 does not give, between phase 1's floor
+and phase 3's ceiling)."""
+NOT_JUDGED = {  # (stack, phase): the unpriced types that keep its estimate from being judged
+    **{("prod", p): {"gcp:redis/instance:Instance", "kubernetes:helm.sh/v3:Release"} for p in (1, 2)},
+    ("prod", 3): {"gcp:redis/cluster:Cluster", "kubernetes:helm.sh/v3:Release"},
+    ("prod", 4): {"gcp:redis/cluster:Cluster", "gcp:storage/transferJob:TransferJob", "kubernetes:helm.sh/v3:Release"},
+    **{("prod-aws", p): {"aws:eks/nodeGroup:NodeGroup", "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup",
+                         "aws:ec2/natGateway:NatGateway", "aws:s3/bucket:Bucket",
+                         "kubernetes:helm.sh/v3:Release", "kubernetes:milvus.io/v1beta1:Milvus",
+                         *({"aws:cloudfront/distribution:Distribution"} if p >= 3 else set()),
+                         *({"aws:ec2/vpcPeeringConnection:VpcPeeringConnection", "aws:s3/bucketReplicationConfig:BucketReplicationConfig"}
+                           if p == 4 else set())} for p in PHASES},
+}
+ABOVE_BAND_ALREADY = {("prod", 1), ("prod", 3)}
+"""Phases whose priced part alone (a lower bound: what is unpriced can only add) is above the band's
+top: out of band whatever the missing prices are (README "What each phase costs")."""
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-aws"])
+def test_default_stacks_inside_seed_004_bands_where_fully_priced(stack: str) -> None:
+    for phase in PHASES:
+        est = cost.estimate(plan_of(stack, phase).records)
+        floor = sum(x.low for x in est.lines if not x.part.startswith("gpu"))
+        if not est.unpriced:
+            low, high = BANDS[phase]
+            assert low <= floor <= high, (stack, phase, floor)
+            continue
+        assert {u.type for u in est.unpriced} == NOT_JUDGED[(stack, phase)], (stack, phase)
+        assert (floor > BANDS[phase][1]) == ((stack, phase) in ABOVE_BAND_ALREADY), (stack, phase, floor)
