@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import os
 import pickle
 import sys
 import tempfile
@@ -40,22 +41,60 @@ def _cache_dir() -> Path:
     return folder
 
 
+def _files(stack: str, phase: int | None, root: Path) -> tuple[Path, Path]:
+    key = stack if root == ROOT else f"{root.relative_to(ROOT).as_posix().replace('/', '_')}-{stack}"
+    return _cache_dir() / f"{key}-{phase}.pickle", _cache_dir() / f"{key}-{phase}.lock"
+
+
+def _compute(stack: str, phase: int | None, root: Path, cached: Path) -> planner.Plan:
+    plan = planner.run(stack, phase, root=root)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_bytes(pickle.dumps(plan))
+    partial.replace(cached)
+    return plan
+
+
 @functools.cache
 def plan_of(stack: str, phase: int | None = None, root: Path = ROOT) -> planner.Plan:
     """The offline plan of a stack file (at ``phase``), computed once per test run. ``root``: the folder
     of the stack file (``examples/``, or a test's own stacks, ``tests/<part>/stacks``)."""
-    key = stack if root == ROOT else f"{root.relative_to(ROOT).as_posix().replace('/', '_')}-{stack}"
-    cached = _cache_dir() / f"{key}-{phase}.pickle"
-    with open(_cache_dir() / f"{key}-{phase}.lock", "w") as lock:
+    cached, lock_file = _files(stack, phase, root)
+    with open(lock_file, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if cached.exists():
             plan: planner.Plan = pickle.loads(cached.read_bytes())
             return plan
-        plan = planner.run(stack, phase, root=root)
-        partial = cached.with_suffix(".tmp")
-        partial.write_bytes(pickle.dumps(plan))
-        partial.replace(cached)
-        return plan
+        return _compute(stack, phase, root, cached)
+
+
+QUEUE_STACKS = ROOT / "tests" / "queue" / "stacks"
+EXAMPLE_PHASES = {"erp": 2, "dreamseed": 3, "chat": 2, "koto": 4, "pamtalk": 3}
+"""The example stacks at the phase ``tests/examples`` plans in full (the others it only resolves)."""
+
+
+def shared_plans() -> list[tuple[str, int | None, Path]]:
+    """Every plan several test modules read: the root stacks at every phase, the examples, the queue
+    engines' test stacks."""
+    out: list[tuple[str, int | None, Path]] = [(s, p, ROOT) for s in STACKS for p in PHASES]
+    out += [(s, p, EXAMPLES) for s, p in EXAMPLE_PHASES.items()]
+    out += [(f.stem.removeprefix("Pulumi."), None, QUEUE_STACKS) for f in sorted(QUEUE_STACKS.glob("Pulumi.*.yaml"))]
+    return out
+
+
+def warm(reverse: bool) -> None:
+    """Compute the shared plans up front, each worker from its own end of the list, skipping a plan
+    another worker is computing (a non-blocking lock), so two workers split the planning instead of
+    one waiting on the other's lock. ``plan_of`` still waits for and reads whatever is skipped here."""
+    order = shared_plans()
+    for stack, phase, root in reversed(order) if reverse else order:
+        cached, lock_file = _files(stack, phase, root)
+        with open(lock_file, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            if not cached.exists():
+                _compute(stack, phase, root, cached)
 
 
 def k8s_objects(plan: planner.Plan, kind: str) -> dict[str, dict[str, Any]]:

@@ -22,7 +22,7 @@ import yaml
 from components import kube
 from components.redis import backup_plan as bp
 from components.redis import plan as rp
-from tests.planning import EXAMPLES, PHASES, ROOT, STACKS, plan_of
+from tests.planning import EXAMPLE_PHASES, EXAMPLES, PHASES, QUEUE_STACKS, ROOT, STACKS, plan_of
 
 K8S_VERSION = "1.30"
 KNOWN_CRD_GROUPS = {
@@ -43,9 +43,6 @@ KNOWN_CRD_GROUPS = {
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 
 
-QUEUE_STACKS = ROOT / "tests" / "queue" / "stacks"
-EXAMPLE_PHASES = {"erp": 2, "dreamseed": 3, "chat": 2, "koto": 4, "pamtalk": 3}
-"""The example stacks at the phase ``tests/examples`` plans (cached once per run): their objects join the checks."""
 
 
 def all_objects() -> list[tuple[str, dict[str, Any]]]:
