@@ -184,6 +184,18 @@ def validate(
                 "use more shards",
             )
         )
+    # Memorystore for Redis "Read replicas": "Read replicas are only supported for instance sizes with
+    # nodes >= 5 GB" (docs.cloud.google.com/memorystore/docs/redis/read-replicas, Caveats); replication
+    # plans STANDARD_HA with READ_REPLICAS_ENABLED (components/redis/managed.memorystore_instance_args).
+    if plan.engine is Engine.MEMORYSTORE and plan.mode is Mode.REPLICATION and math.ceil(plan.memory_mib / 1024) < 5:
+        problems.append(
+            Problem(
+                f"{sizes_path}.memoryMib",
+                plan.memory_mib,
+                "at least 5120 for mode replication on Memorystore (read replicas need nodes of 5 GB or more); "
+                "or mode standalone (one BASIC node) for a smaller cache",
+            )
+        )
     if plan.engine is not Engine.MEMORYSTORE:  # Memorystore generates its own AUTH string
         if not password:
             problems.append(

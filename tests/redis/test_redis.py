@@ -410,3 +410,17 @@ def test_prod_stacks_scrape_their_managed_cache_at_the_phases_it_can_be_scraped(
             found = [r.name for r in plan_of(stack, phase).of_type("kubernetes:apps/v1:Deployment")
                      if r.name.endswith("redis-exporter")]
             assert bool(found) is (phase in phases), (stack, phase, found)
+
+
+def test_memorystore_replication_needs_nodes_of_five_gb() -> None:
+    # Breaks: seed 003's 2 GB cache in replication mode (Memorystore refuses read replicas below 5 GB).
+    small = rp.RedisPlan(engine=rp.Engine.MEMORYSTORE, mode=rp.Mode.REPLICATION, maxmemory_mb=2048, memory_mib=3072,
+                         replicas_per_shard=1)
+    found = rp.validate(small, "gke", None, "phasescale:overrides.redis", "phasescale:redis.engine")
+    assert [p.render() for p in found if p.path.endswith("memoryMib")] == [
+        "phasescale:overrides.redis.memoryMib: got 3072; at least 5120 for mode replication on Memorystore "
+        "(read replicas need nodes of 5 GB or more); or mode standalone (one BASIC node) for a smaller cache"
+    ]
+    big = rp.RedisPlan(engine=rp.Engine.MEMORYSTORE, mode=rp.Mode.REPLICATION, maxmemory_mb=3840, memory_mib=5120,
+                       replicas_per_shard=1)
+    assert [p for p in rp.validate(big, "gke", None, "x", "y") if p.path.endswith("memoryMib")] == []
