@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     advise_arguments(a)
     args = parser.parse_args(argv)
     if args.command == "advise":
+        from infra import advise
+        from infra import plan as planner
+
+        advise.COST_ESTIMATE = planner.phase_costs
         status, out, err = advise_run(args)
         if out:
             print(out)

@@ -49,11 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PHASES = (1, 2, 3, 4)
 BusinessData = Mapping[str, Sequence[tuple[date, float]]]
 
-CostEstimate = Callable[[str, int, int, Path], CostDelta]
-"""(stack, from phase, to phase, stack folder) -> the monthly cost of both phases."""
+CostEstimate = Callable[[str, int, int, Path], CostDelta | None]
+"""(stack, from phase, to phase, stack folder) -> the monthly cost of both phases (None: not estimated)."""
 COST_ESTIMATE: CostEstimate | None = None
-"""The hook for the cost estimate (issue 12's ``infra cost``): None until it exists, and the report
-says "not available"; set it to a function that prices both phases from their plans."""
+"""The cost of the move, priced from both phases' plans: ``python -m infra advise`` sets it to
+``infra.plan.phase_costs`` (the planner imports the whole composition, so this module does not);
+None, or an estimate with unpriced resources, makes the report say "not estimated"."""
 
 
 class AdviseError(Exception):

@@ -42,7 +42,7 @@ class CostDelta:
         return self.to_usd[0] - self.from_usd[0], self.to_usd[1] - self.from_usd[1]
 
 
-COST_UNAVAILABLE = "not available (no cost estimate yet: `python -m infra cost`, issue 12)"
+COST_UNAVAILABLE = "not estimated: the price table lacks some of the stack's resources (`python -m infra cost` lists them)"
 
 
 def num(value: float | None) -> str:

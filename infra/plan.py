@@ -21,6 +21,7 @@ import yaml
 
 from components.problems import Problem, raise_if_any
 from infra import cost, deployability, stackfile
+from infra.advise_report import CostDelta
 from infra.config import SECRET_KEYS
 from infra.recording import PROJECT, REDACTED, Record, _RecordingMonitor, record
 from infra.settings import NAMESPACE, Settings
@@ -254,6 +255,15 @@ def summary(plan: Plan) -> str:
     lines.append(f"  {len(plan.records)} resources:")
     lines += [f"    {n:4d} {t}" for t, n in sorted(counts.items())]
     return "\n".join(lines)
+
+
+def phase_costs(stack: str, from_phase: int, to_phase: int, root: Path = ROOT) -> CostDelta | None:
+    """``infra advise``'s cost of a move (``infra.advise.COST_ESTIMATE``): both phases priced from
+    their own plans, minimum and maximum; None while either estimate has unpriced resources."""
+    before, after = (cost.estimate(run(stack, p, root, check_budget=False).records) for p in (from_phase, to_phase))
+    if before.unpriced or after.unpriced:
+        return None
+    return CostDelta((before.low, before.high), (after.low, after.high))
 
 
 def preflight_child(stdin: str) -> tuple[int, str]:

@@ -15,6 +15,7 @@ from components.gpu.zones import GKE_ZONES
 from components.nodes import MACHINES, Cloud
 from infra import cost, cost_report
 from infra import plan as planner
+from infra.advise_report import CostDelta
 from infra.catalog import DATA_NODES, GPU, NODES
 from infra.recording import Record
 from infra.settings import resolve_all
@@ -266,3 +267,9 @@ def test_default_stacks_inside_seed_004_bands_where_fully_priced(stack: str) -> 
             continue
         assert {u.type for u in est.unpriced} == NOT_JUDGED[(stack, phase)], (stack, phase)
         assert (floor > BANDS[phase][1]) == ((stack, phase) in ABOVE_BAND_ALREADY), (stack, phase, floor)
+
+
+def test_the_advisor_prices_a_move_from_both_phases_plans() -> None:
+    # dev creates no cloud resource: priced, $0 at both phases; prod still has unpriced resources.
+    assert planner.phase_costs("dev", 1, 2) == CostDelta((0.0, 0.0), (0.0, 0.0))
+    assert planner.phase_costs("prod", 1, 2) is None
