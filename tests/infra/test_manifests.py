@@ -114,9 +114,14 @@ def test_the_validator_rejects_a_misspelled_field() -> None:
 def test_workloads_pass_checkov(tmp_path: Path) -> None:
     if not CHECKOV.exists():
         pytest.fail(f"{CHECKOV} is missing: run `make setup` (installs checkov in its own virtualenv)")
-    # Each distinct object once: most objects are the same at several phases.
+    # Each distinct object once: most objects are the same at several phases. Custom resources are
+    # left out: checkov's kubernetes checks target the built-in API (workloads, RBAC, Services,
+    # Ingresses, Secrets, ConfigMaps), and over the full set it reported results for no custom kind.
     distinct: dict[str, dict[str, Any]] = {}
     for _, obj in all_objects():
+        group = obj["apiVersion"].rpartition("/")[0]
+        if group in KNOWN_CRD_GROUPS:
+            continue
         distinct.setdefault(json.dumps(obj, sort_keys=True), obj)
     for i, obj in enumerate(distinct.values()):
         (tmp_path / f"{i:04d}-{obj['kind']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
