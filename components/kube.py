@@ -95,6 +95,32 @@ def resources(
     }
 
 
+def deployment_spec(
+    name: str, labels: Mapping[str, str], service_account: str, container: Mapping[str, object],
+    termination_grace_s: int = 30,
+) -> dict[str, object]:
+    """The hardened Deployment every app workload shares (services and workers): no ``replicas``
+    (the autoscaler owns it), surge-only rolling updates, zone spread, the restricted pod security
+    context, no service-account token, a writable ``/tmp`` emptyDir for the read-only root."""
+    return {
+        "selector": {"matchLabels": selector(name)},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+        "revisionHistoryLimit": 5,
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "serviceAccountName": service_account,
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security_context(),
+                "topologySpreadConstraints": zone_spread(name),
+                "terminationGracePeriodSeconds": termination_grace_s,
+                "containers": [dict(container)],
+                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+            },
+        },
+    }
+
+
 def network_policy_spec(
     name: str,
     port: int,

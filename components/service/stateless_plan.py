@@ -248,23 +248,7 @@ def deployment_spec(plan: ServicePlan, service_account: str) -> dict[str, object
     }
     if not container["env"]:
         del container["env"]
-    return {
-        "selector": {"matchLabels": kube.selector(plan.name)},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
-        "revisionHistoryLimit": 5,
-        "template": {
-            "metadata": {"labels": kube.labels(plan.name, "api", {"service": plan.name})},
-            "spec": {
-                "serviceAccountName": service_account,
-                "automountServiceAccountToken": False,
-                "securityContext": kube.pod_security_context(),
-                "topologySpreadConstraints": kube.zone_spread(plan.name),
-                "terminationGracePeriodSeconds": 30,
-                "containers": [container],
-                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
-            },
-        },
-    }
+    return kube.deployment_spec(plan.name, kube.labels(plan.name, "api", {"service": plan.name}), service_account, container)
 
 
 def service_spec(plan: ServicePlan) -> dict[str, object]:

@@ -85,23 +85,7 @@ def deployment_spec(plan: WorkerPlan) -> dict[str, object]:
         }
     if not container["env"]:
         del container["env"]
-    return {
-        "selector": {"matchLabels": kube.selector(plan.name)},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
-        "revisionHistoryLimit": 5,
-        "template": {
-            "metadata": {"labels": kube.labels(plan.name, "worker", {"worker": plan.name})},
-            "spec": {
-                "serviceAccountName": plan.name,
-                "automountServiceAccountToken": False,
-                "securityContext": kube.pod_security_context(),
-                "topologySpreadConstraints": kube.zone_spread(plan.name),
-                "terminationGracePeriodSeconds": plan.termination_grace_s,
-                "containers": [container],
-                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
-            },
-        },
-    }
+    return kube.deployment_spec(plan.name, kube.labels(plan.name, "worker", {"worker": plan.name}), plan.name, container, plan.termination_grace_s)
 
 
 def trigger_auth_spec(plan: WorkerPlan) -> dict[str, object]:
