@@ -124,7 +124,9 @@ def _dns01(
     if rc.gke is not None:
         assert cfg.cluster.gcp_project is not None and zone.managed_zone is not None  # checked by infra/tls.py
         project = zone.gcp_project or cfg.cluster.gcp_project
-        opts = pulumi.ResourceOptions(parent=rc.gke)
+        # The binding's member lives in the project's Workload Identity pool, which exists only once a
+        # cluster with workload identity does ("Identity Pool does not exist" before): after the cluster.
+        opts = pulumi.ResourceOptions(parent=rc.gke, depends_on=[rc.gke.cluster])
         account, binding = workload_identity_account(
             f"{rc.cluster_name}-cert-manager", cfg.cluster.gcp_project, tls_plan.dns01_account_id(rc.cluster_name),
             f"cert-manager DNS-01 solver of {rc.cluster_name}", CERT_MANAGER_NAMESPACE, sa, opts,
@@ -200,6 +202,9 @@ def build_region(
         if part != "monitoring" and getattr(cfg.parts, part):
             outputs[part] = module.build(ctx)
     after_addons = ctx.k8s_opts()
+    # Queue clients and workers read the queue's connection Secret, which exists only once the broker
+    # does (MSK and Managed Kafka take tens of minutes): they wait for the whole QueueCluster.
+    after_queue = ctx.k8s_opts(*([ctx.built["queue"]] if "queue" in ctx.built else []))
     run_access = cloud_run.build_access(ctx)
     services: dict[str, str] = {}
     redis = PARTS["redis"].plan(settings)
@@ -256,7 +261,7 @@ def build_region(
                     PARTS["redis"].client_identity(ctx, name) if svc.cache and cfg.parts.redis else None
                 ),
             ),
-            opts=after_addons,
+            opts=after_queue if name in cfg.queue.clients else after_addons,
         )
         services[name] = f"{plan.min_replicas}-{plan.max_replicas}"
     outputs["services"] = services
@@ -266,7 +271,7 @@ def build_region(
             running[name] = "off at this phase (its broker does not run)"
             continue
         wplan = workers.plan(settings, rc.key, name, w, redis if cfg.parts.redis else None)
-        Worker(f"{rc.key}-{name}", WorkerArgs(plan=wplan), opts=after_addons)
+        Worker(f"{rc.key}-{name}", WorkerArgs(plan=wplan), opts=after_queue)
         running[name] = f"{wplan.min_replicas}-{wplan.max_replicas} on {wplan.trigger.type}"
     if running:
         outputs["workers"] = running

@@ -108,7 +108,7 @@ def msk(name: str, p: QueuePlan, o: MskOptions, protect: bool, parent: pulumi.Re
         opts=stateful,
     )
     secret = aws.secretsmanager.Secret(
-        f"{name}-scram", name=f"AmazonMSK_{o.cloud_name}", kms_key_id=key.key_id, recovery_window_in_days=7, opts=child,
+        f"{name}-scram", name=f"AmazonMSK_{o.cloud_name}", kms_key_id=key.key_id, recovery_window_in_days=7 if protect else 0, opts=child,
     )
     version = aws.secretsmanager.SecretVersion(
         f"{name}-scram-value", secret_id=secret.id,

@@ -105,12 +105,14 @@ def kafka_config(p: QueuePlan) -> dict[str, Any]:
     }
 
 
-def _placement(p: QueuePlan, app: str) -> dict[str, Any]:
-    """Strimzi's pod template: on the data pool (required node affinity + toleration), spread over zones."""
+def _placement(p: QueuePlan, pool: str) -> dict[str, Any]:
+    """Strimzi's pod template: on the data pool (required node affinity + toleration), spread over zones.
+    Strimzi labels a node pool's pods ``strimzi.io/cluster: <kafka>`` and ``strimzi.io/pool-name: <pool>``
+    (its ``strimzi.io/name`` is ``<kafka>-kafka`` for every pool), so those two select one pool's pods."""
     out: dict[str, Any] = {
         "topologySpreadConstraints": [
             {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
-             "labelSelector": {"matchLabels": {"strimzi.io/name": app}}},
+             "labelSelector": {"matchLabels": {"strimzi.io/cluster": p.name, "strimzi.io/pool-name": pool}}},
         ],
     }
     if p.data_pool:
@@ -151,7 +153,7 @@ def node_pool_spec(p: QueuePlan, role: str) -> dict[str, Any]:
         "storage": _storage(p, p.storage_gib if broker else CONTROLLER_STORAGE_GIB),
         "resources": kube.resources(cpu, mem * 1024, cpu * 2, mem * 1024),
         "jvmOptions": {"-Xms": f"{heap}m", "-Xmx": f"{heap}m"},
-        "template": {"pod": _placement(p, f"{p.name}-{role}")},
+        "template": {"pod": _placement(p, role)},
     }
 
 
@@ -201,9 +203,25 @@ def user_spec(p: QueuePlan) -> dict[str, Any]:
     return {"authentication": {"type": "scram-sha-512"}, "authorization": {"type": "simple", "acls": acls}}
 
 
+# The operator's StatefulSet sets only runAsUser 999 / fsGroup 0, which the app namespace's
+# `restricted` Pod Security refuses (rabbitmq/cluster-operator issue #1910): the override makes the pod
+# and both containers (rabbitmq, setup-container) restricted (non-root 999, seccomp RuntimeDefault, no
+# privilege escalation, every capability dropped); the image runs as rabbitmq 999:999.
+_RESTRICTED = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+RABBITMQ_OVERRIDE = {"statefulSet": {"spec": {"template": {"spec": {
+    "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "runAsGroup": 999, "fsGroup": 999,
+                        "seccompProfile": {"type": "RuntimeDefault"}},
+    "containers": [{"name": "rabbitmq", "securityContext": _RESTRICTED}],
+    "initContainers": [{"name": "setup-container", "securityContext": _RESTRICTED}],
+}}}}}  # fmt: skip
+
+
 def rabbitmq_spec(p: QueuePlan) -> dict[str, Any]:
     """Quorum queues by default for new queues (``default_queue_type``), pause_minority on a partition,
-    the memory alarm at 60% of the container (RabbitMQ "Memory threshold" docs)."""
+    the memory alarm at 60% of the container (RabbitMQ "Memory threshold" docs). A quorum queue
+    declared on one node keeps one member when the cluster grows (1 -> 3 at phase 2): continuous
+    membership reconciliation adds the new nodes (RabbitMQ "Quorum Queues", Continuous Membership
+    Reconciliation, 3.13+)."""
     mem = p.rabbitmq_memory_gib * 1024
     persistence: dict[str, Any] = {"storage": f"{p.storage_gib}Gi"}
     if p.storage_class:
@@ -217,8 +235,10 @@ def rabbitmq_spec(p: QueuePlan) -> dict[str, Any]:
                 "cluster_partition_handling = pause_minority",
                 "vm_memory_high_watermark.relative = 0.6",
                 "default_queue_type = quorum",
+                "quorum_queue.continuous_membership_reconciliation.enabled = true",
             ]),
         },
+        "override": RABBITMQ_OVERRIDE,
     }
     if p.data_pool:
         spec["affinity"] = _data_affinity()

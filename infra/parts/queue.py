@@ -140,7 +140,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
     args = QueueClusterArgs(plan=p, protect=ctx.protect, monitor_labels=monitor)
     if p.engine in (qp.Engine.STRIMZI, qp.Engine.RABBITMQ):
         operator = _operator(ctx, p)
-        QueueCluster(name, args, opts=ctx.k8s_opts(operator))
+        ctx.built["queue"] = QueueCluster(name, args, opts=ctx.k8s_opts(operator))
     elif p.engine is qp.Engine.MSK:
         eks = ctx.cluster.eks
         assert eks is not None and ctx.cluster.aws_provider is not None  # validate: msk needs target eks
@@ -153,7 +153,7 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             username=KAFKA_USERNAME,
             password=pulumi.Output.secret(password),
         ))
-        QueueCluster(name, args, opts=pulumi.ResourceOptions(
+        ctx.built["queue"] = QueueCluster(name, args, opts=pulumi.ResourceOptions(
             providers=[ctx.cluster.provider, ctx.cluster.aws_provider], depends_on=[ctx.namespace]))
     else:
         gke, project = ctx.cluster.gke, settings.stack.cluster.gcp_project
@@ -162,7 +162,8 @@ def build(ctx: RegionContext) -> dict[str, Any]:
             cloud_name=f"{ctx.cluster.cluster_name}-kafka"[:63], project=project, region=ctx.cluster.location,
             subnet=gke.subnet.id,
         ))
-        QueueCluster(name, args, opts=pulumi.ResourceOptions(provider=ctx.cluster.provider, depends_on=[ctx.namespace]))
+        ctx.built["queue"] = QueueCluster(
+            name, args, opts=pulumi.ResourceOptions(provider=ctx.cluster.provider, depends_on=[ctx.namespace]))
     return {
         "engine": p.engine.value,
         "brokers": p.rabbitmq_replicas if p.engine is qp.Engine.RABBITMQ else (

@@ -19,7 +19,8 @@ from components.queue import connection as qc
 from components.queue import plan as qp
 from components.queue import rules
 from components.service import worker_plan as wp
-from infra import workers
+from infra import plan as planner
+from infra import recording, workers
 from infra.deployability import metric_reads
 from infra.diff import PlanDiff, volume_shrinks
 from infra.load import load
@@ -237,3 +238,53 @@ def test_at_a_phase_without_the_queue_its_workers_and_clients_get_nothing() -> N
     assert [g.name for g in workers.pods(off, redis_part.plan(off))] == ["phasescale/Deployment/mailer"]
     assert queue_part.pods(off) == [] and not in_cluster_queue(off)
     assert workers.runs(off, off.stack.workers["mailer"])  # a Redis list worker needs only Redis
+
+
+def test_rabbitmq_pods_pass_the_namespace_s_restricted_pod_security() -> None:
+    # The operator's own pod template (runAsUser 999, fsGroup 0 only) is refused by `restricted`
+    # (rabbitmq/cluster-operator#1910); the override makes the pod and both containers restricted.
+    spec = qp.rabbitmq_spec(queue_plan(engine=qp.Engine.RABBITMQ))
+    pod = spec["override"]["statefulSet"]["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 999, "runAsGroup": 999, "fsGroup": 999,
+                                      "seccompProfile": {"type": "RuntimeDefault"}}
+    restricted = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert pod["containers"] == [{"name": "rabbitmq", "securityContext": restricted}]
+    assert pod["initContainers"] == [{"name": "setup-container", "securityContext": restricted}]
+    # Queues declared on one node gain members when the cluster grows (1 -> 3 at phase 2).
+    assert "quorum_queue.continuous_membership_reconciliation.enabled = true" in spec["rabbitmq"]["additionalConfig"]
+
+
+def test_each_strimzi_pool_spreads_its_own_pods_over_zones() -> None:
+    # Strimzi labels node-pool pods strimzi.io/cluster and strimzi.io/pool-name (strimzi.io/name is
+    # <kafka>-kafka for every pool): a selector on anything else matches no pod and spreads nothing.
+    p = queue_plan()
+    for role in ("broker", "controller"):
+        (spread,) = qp.node_pool_spec(p, role)["template"]["pod"]["topologySpreadConstraints"]
+        assert spread["labelSelector"] == {"matchLabels": {"strimzi.io/cluster": p.name, "strimzi.io/pool-name": role}}
+
+
+def test_the_msk_scram_secret_is_deleted_at_once_unless_protected() -> None:
+    # A fixed name (AmazonMSK_<cluster>) scheduled for deletion for 7 days blocks re-creating the queue.
+    (secret,) = plan_of("events-msk", None, STACKS).of_type("aws:secretsmanager/secret:Secret")
+    protected = plan_of("events-msk", None, STACKS).settings.stack.protect_stateful
+    assert secret.inputs["recoveryWindowInDays"] == (7 if protected else 0)
+
+
+def test_workers_and_queue_clients_wait_for_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Their pods read the queue's connection Secret, written once the broker exists.
+    deps: dict[tuple[str, str], list[str]] = {}
+    register = recording._RecordingMonitor.RegisterResource
+
+    def spy(self: Any, request: Any) -> Any:
+        deps[(request.type, request.name)] = [u.rpartition("::")[2] for u in request.dependencies]
+        return register(self, request)
+
+    monkeypatch.setattr(recording._RecordingMonitor, "RegisterResource", spy)
+    plan = planner.run("events-msk", None, root=STACKS)
+    (broker,) = plan.of_type("aws:msk/cluster:Cluster")
+    workers_ = [n for (t, n) in deps if t == "phasescale:components:Worker"]
+    assert workers_
+    for name in workers_:  # depending on the QueueCluster component waits for every child, the broker too
+        assert broker.name in deps[("phasescale:components:Worker", name)]
+    for svc in plan.settings.stack.queue.clients:
+        assert broker.name in deps[("phasescale:components:StatelessService", f"seoul-{svc}")]
