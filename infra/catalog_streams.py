@@ -69,16 +69,18 @@ class QueueSizing(Model):
 # then three master+data nodes (a quorum survives one loss; one replica per shard), five at phase 4;
 # heap half the memory (Elastic "Set the JVM heap size": Xms/Xmx no more than 50% of total memory);
 # storage grows only. Loki Monolithic: one replica, three (replication factor 3) from phase 3.
+# Loki's volume (WAL, index cache, compactor; the chunks are in the bucket) is 50 GiB at every phase:
+# it is the chart StatefulSet's volumeClaimTemplate, which Kubernetes never lets an upgrade change.
 # Shipper: Filebeat's / Alloy's own examples request 100m / a few hundred MiB per node.
 LOGGING = {
     1: LoggingSizing(retention_days=7, elasticsearch_nodes=1, elasticsearch_cpu_millicores=1000,
                      elasticsearch_memory_gib=4, elasticsearch_heap_gib=2, elasticsearch_storage_gib=50,
                      kibana_replicas=1, loki_replicas=1, loki_cpu_millicores=500, loki_memory_gib=2,
-                     loki_storage_gib=10, shipper_cpu_millicores=100, shipper_memory_mib=256),
+                     loki_storage_gib=50, shipper_cpu_millicores=100, shipper_memory_mib=256),
     2: LoggingSizing(retention_days=14, elasticsearch_nodes=3, elasticsearch_cpu_millicores=1000,
                      elasticsearch_memory_gib=8, elasticsearch_heap_gib=4, elasticsearch_storage_gib=100,
                      kibana_replicas=1, loki_replicas=1, loki_cpu_millicores=1000, loki_memory_gib=4,
-                     loki_storage_gib=20, shipper_cpu_millicores=100, shipper_memory_mib=256),
+                     loki_storage_gib=50, shipper_cpu_millicores=100, shipper_memory_mib=256),
     3: LoggingSizing(retention_days=30, elasticsearch_nodes=3, elasticsearch_cpu_millicores=2000,
                      elasticsearch_memory_gib=16, elasticsearch_heap_gib=8, elasticsearch_storage_gib=250,
                      kibana_replicas=2, loki_replicas=3, loki_cpu_millicores=1000, loki_memory_gib=4,

@@ -170,7 +170,11 @@ def filebeat_config(plan: LoggingPlan) -> dict[str, Any]:
         "setup.ilm.policy_name": ILM_POLICY,
         "setup.ilm.policy_file": f"{ILM_DIR}/{ILM_FILE}",
         "setup.ilm.overwrite": True,
-        "setup.template.settings": {"index.number_of_shards": 1, "index.number_of_replicas": plan.es_replicas},
+        # One template at every phase: a replica per shard whenever a second node exists, none on one
+        # node (auto_expand_replicas follows the node count, so a 1 -> 3 move gains replicas and a
+        # 3 -> 1 move can drain), reloaded at every Filebeat start (overwrite).
+        "setup.template.overwrite": True,
+        "setup.template.settings": {"index.number_of_shards": 1, "index.auto_expand_replicas": "0-1"},
     }
 
 

@@ -89,11 +89,6 @@ class LoggingPlan:
         return self.zones > 1 and self.es_nodes > 1
 
     @property
-    def es_replicas(self) -> int:
-        """Replica shards per primary: one as soon as a second node can hold it."""
-        return 1 if self.es_nodes > 1 else 0
-
-    @property
     def loki_replication_factor(self) -> int:
         return 3 if self.loki_replicas >= 3 else 1
 
