@@ -260,7 +260,8 @@ def summary(plan: Plan) -> str:
 def phase_costs(stack: str, from_phase: int, to_phase: int, root: Path = ROOT) -> CostDelta | None:
     """``infra advise``'s cost of a move (``infra.advise.COST_ESTIMATE``): both phases priced from
     their own plans, minimum and maximum; None while either estimate has unpriced resources."""
-    before, after = (cost.estimate(run(stack, p, root, check_budget=False).records) for p in (from_phase, to_phase))
+    plans = [run(stack, p, root, check_budget=False) for p in (from_phase, to_phase)]
+    before, after = (cost.estimate(x.records, x.settings.stack.usage) for x in plans)
     if before.unpriced or after.unpriced:
         return None
     return CostDelta((before.low, before.high), (after.low, after.high))

@@ -33,7 +33,7 @@ EXAMPLES = ROOT / "examples"
 def _cache_dir() -> Path:
     digest = hashlib.sha256(sys.version.encode())
     sources = [*ROOT.glob("Pulumi.*.yaml"), *EXAMPLES.glob("Pulumi.*.yaml"), *ROOT.glob("infra/**/*.py"),
-               *ROOT.glob("components/**/*.py"), *ROOT.glob("tests/*/stacks/Pulumi.*.yaml")]
+               *ROOT.glob("components/**/*.py"), *ROOT.glob("tests/*/stacks/Pulumi.*.yaml"), ROOT / "infra" / "prices.yaml"]
     for path in sorted([*sources, ROOT / "requirements.txt"]):
         digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     folder = Path(tempfile.gettempdir()) / f"phasescale-plans-{digest.hexdigest()[:16]}"
@@ -94,7 +94,10 @@ def warm(reverse: bool) -> None:
             except BlockingIOError:
                 continue
             if not cached.exists():
-                _compute(stack, phase, root, cached)
+                try:
+                    _compute(stack, phase, root, cached)
+                except Exception:  # the tests that read this plan report it (plan_of)
+                    continue
 
 
 def k8s_objects(plan: planner.Plan, kind: str) -> dict[str, dict[str, Any]]:
