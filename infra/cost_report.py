@@ -91,7 +91,7 @@ def readme_table(estimates: dict[tuple[str, int], Estimate]) -> str:
         return f"{lo:,.0f} / {hi:,.0f}" if lo or hi else "-"
 
     rows = [
-        "| stack | phase | cluster fee + system + data pools | volumes (PostgreSQL, Milvus, monitoring) | "
+        "| stack | phase | cluster fee + system + data pools | volumes (PostgreSQL, Milvus, monitoring, logs, queue) | "
         "GPU on-demand | GPU spot (0 at the minimum) | buckets, LB, CDN, NAT, IPs, keys | total | unpriced resources |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -101,7 +101,7 @@ def readme_table(estimates: dict[tuple[str, int], Estimate]) -> str:
         total = f"{est.low:,.0f} / {est.high:,.0f}" if not est.unpriced else "not estimated"
         missing = ", ".join(sorted({u.type.split(":", 1)[1] for u in est.unpriced})) or "none"
         rows.append(
-            f"| {stack} | {phase} | {base} | {cell(est, ('postgres', 'milvus', 'monitoring', 'volumes'))} | {cell(est, ('gpu on-demand',))} | {cell(est, ('gpu spot',))} | "
+            f"| {stack} | {phase} | {base} | {cell(est, ('postgres', 'milvus', 'monitoring', 'volumes', 'logging', 'queue'))} | {cell(est, ('gpu on-demand',))} | {cell(est, ('gpu spot',))} | "
             f"{other} | {total} | {len(est.unpriced)}: {missing} |"
         )
     return "\n".join(rows)

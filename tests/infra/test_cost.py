@@ -241,9 +241,12 @@ BANDS = {1: (450, 900), 2: (450, 3600), 3: (1800, 3600), 4: (6000, 12000)}
 """Seed 004's monthly bands without GPU (phase 2, which 004 does not give, between phase 1's floor
 and phase 3's ceiling)."""
 NOT_JUDGED = {  # (stack, phase): the unpriced types that keep its estimate from being judged
-    **{("prod", p): {"gcp:redis/instance:Instance", "kubernetes:helm.sh/v3:Release"} for p in (1, 2)},
-    ("prod", 3): {"gcp:redis/cluster:Cluster", "kubernetes:helm.sh/v3:Release"},
-    ("prod", 4): {"gcp:redis/cluster:Cluster", "gcp:storage/transferJob:TransferJob", "kubernetes:helm.sh/v3:Release"},
+    # (Milvus: its MinIO and queue volumes are not modelled, so it is listed, never a silent zero.)
+    **{("prod", p): {"gcp:redis/instance:Instance", "kubernetes:helm.sh/v3:Release", "kubernetes:milvus.io/v1beta1:Milvus"}
+       for p in (1, 2)},
+    ("prod", 3): {"gcp:redis/cluster:Cluster", "kubernetes:helm.sh/v3:Release", "kubernetes:milvus.io/v1beta1:Milvus"},
+    ("prod", 4): {"gcp:redis/cluster:Cluster", "gcp:storage/transferJob:TransferJob", "kubernetes:helm.sh/v3:Release",
+                  "kubernetes:milvus.io/v1beta1:Milvus"},
     **{("prod-aws", p): {"aws:eks/nodeGroup:NodeGroup", "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup",
                          "aws:ec2/natGateway:NatGateway", "aws:s3/bucket:Bucket",
                          "kubernetes:helm.sh/v3:Release", "kubernetes:milvus.io/v1beta1:Milvus",
@@ -273,3 +276,36 @@ def test_the_advisor_prices_a_move_from_both_phases_plans() -> None:
     # dev creates no cloud resource: priced, $0 at both phases; prod still has unpriced resources.
     assert planner.phase_costs("dev", 1, 2) == CostDelta((0.0, 0.0), (0.0, 0.0))
     assert planner.phase_costs("prod", 1, 2) is None
+
+
+def test_in_cluster_data_volumes_are_priced_or_named_and_hyphenated_region_keys_find_their_cluster() -> None:
+    # Breaks: Elasticsearch, Kafka and RabbitMQ volumes priced $0 silently; region key "kr-seoul" read as "seoul".
+    k8s = rec("pulumi:providers:kubernetes", "kr-seoul-k8s")
+    gke = Record(type="gcp:container/cluster:Cluster", name="prod-kr-seoul", parent="", provider="", protect=False,
+                 custom=True, inputs={"name": "prod-kr-seoul", "location": "asia-northeast3"})
+    def obj(kind: str, spec: dict[str, Any], api: str) -> Record:
+        return rec(f"kubernetes:{api}:{kind}", f"kr-seoul-{kind.lower()}", provider="kr-seoul-k8s",
+                   apiVersion=api, kind=kind, metadata={"name": kind.lower()}, spec=spec)
+    claim = {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "100Gi"}}}}
+    es = obj("Elasticsearch", {"nodeSets": [{"name": "default", "count": 3, "volumeClaimTemplates": [claim]}]},
+             "elasticsearch.k8s.elastic.co/v1")
+    pool = obj("KafkaNodePool", {"replicas": 3, "storage": {"type": "persistent-claim", "size": "200Gi"}}, "kafka.strimzi.io/v1")
+    rabbit = obj("RabbitmqCluster", {"replicas": 3, "persistence": {"storage": "50Gi"}}, "rabbitmq.com/v1beta1")
+    redis = obj("RedisCluster", {}, "redis.redis.opstreelabs.in/v1beta2")
+    est = cost.estimate([k8s, gke, es, pool, rabbit, redis])
+    rate = cost.prices()["gce_disks"]["pd-balanced"]["asia-northeast3"]
+    got = {x.resource: x.low for x in est.lines if x.part in ("logging", "queue")}
+    assert got == {"kr-seoul-elasticsearch": pytest.approx(300 * rate), "kr-seoul-kafkanodepool": pytest.approx(600 * rate),
+                   "kr-seoul-rabbitmqcluster": pytest.approx(150 * rate)}
+    assert [u.resource for u in est.unpriced] == ["kr-seoul-rediscluster"]  # not modelled: named, never $0
+
+
+def test_a_per_zone_pool_counts_its_cluster_s_zones() -> None:
+    # Breaks: a 2-zone region's system pool counted as 3 zones (pools name no nodeLocations; the cluster does).
+    gke = Record(type="gcp:container/cluster:Cluster", name="prod-seoul", parent="", provider="", protect=False,
+                 custom=True, inputs={"name": "prod-seoul", "location": "asia-northeast3",
+                                      "nodeLocations": ["asia-northeast3-a", "asia-northeast3-b"]})
+    pool = rec(POOL, "prod-seoul-system", location="asia-northeast3", cluster="prod-seoul",
+               autoscaling={"minNodeCount": 1, "maxNodeCount": 4}, nodeConfig={"machineType": "e2-standard-4", "diskSizeGb": 10})
+    (line,) = [x for x in cost.estimate([gke, pool]).lines if x.resource == "prod-seoul-system"]
+    assert line.detail.startswith("2-8 x e2-standard-4")
