@@ -30,7 +30,7 @@ from components.service import stateless_plan as sp
 from components.service.cloud_run import CloudRunService, CloudRunServiceArgs
 from components.service.stateless import IngressOptions, StatelessService, StatelessServiceArgs
 from components.service.worker import Worker, WorkerArgs
-from infra import cloud_run, tls, workers
+from infra import cloud_run, ordering, tls, workers
 from infra.apis import enable_apis
 from infra.charts import needs_cert_manager
 from infra.config import Runtime, Target
@@ -288,6 +288,7 @@ def build_region(
 def build(settings: Settings) -> None:
     """Register every resource of the stack (after every check has passed)."""
     raise_if_any(validate(settings))
+    ordering.register()
     stack_name = pulumi.get_stack()
     if settings.stack.cluster.target is Target.GKE:
         assert settings.stack.cluster.gcp_project is not None  # checked by StackConfig
