@@ -144,15 +144,18 @@ def _gcs(ctx: RegionContext, name: str) -> tuple[pulumi.Output[str], str]:
         key, project=project, account_id=f"{ctx.cluster.cluster_name}-logs"[:30].rstrip("-"),
         display_name=f"Loki of {ctx.cluster.cluster_name}", opts=ctx.cluster.cloud_opts,
     )
-    gcp.storage.BucketIAMMember(
+    grant = gcp.storage.BucketIAMMember(
         f"{key}-objectadmin", bucket=bucket.name, role="roles/storage.objectAdmin",
         member=account.email.apply(lambda e: f"serviceAccount:{e}"), opts=ctx.cluster.cloud_opts,
     )
-    gcp.serviceaccount.IAMMember(
+    binding = gcp.serviceaccount.IAMMember(
         f"{key}-workload-identity", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
         member=workload_identity_member(project), opts=ctx.cluster.cloud_opts,
     )
-    return account.email, "iam.gke.io/gcp-service-account"
+    # The release reads the e-mail through its service account annotation: carried through both grants,
+    # so Loki starts only once it may use the bucket (without them it gets 403 and crash-loops).
+    email = pulumi.Output.all(account.email, grant.id, binding.id).apply(lambda a: str(a[0]))
+    return email, "iam.gke.io/gcp-service-account"
 
 
 def _s3(ctx: RegionContext, name: str) -> tuple[pulumi.Output[str], str]:
