@@ -92,6 +92,11 @@ def cert_manager_values(annotations: dict[str, pulumi.Input[str]]) -> dict[str, 
     values: dict[str, Any] = {"crds": {"enabled": True}}
     if annotations:
         values["serviceAccount"] = {"annotations": annotations}
+        # The same identity on the controller pods (``podAnnotations``, same values.yaml): a running
+        # cert-manager does not see a new ServiceAccount annotation (EKS injects IRSA credentials at
+        # pod admission; GKE's metadata server caches the mapping), so adding DNS-01 at a phase move
+        # must roll its pods.
+        values["podAnnotations"] = {f"phasescale.io/{k.rsplit('/', 1)[-1]}": v for k, v in annotations.items()}
     return values
 
 

@@ -75,8 +75,9 @@ def test_prod_gke_phase_4_solves_dns01_in_cloud_dns_with_workload_identity() -> 
         assert admin == {"project": "phasescale-prod", "role": "roles/dns.admin",
                          "member": f"serviceAccount:{cluster}-cert-manager@mock.iam.gserviceaccount.com"}
         (release,) = [r for c, r in plan.helm_releases() if c == f"{region}-k8s" and r["name"] == "cert-manager"]
+        email = f"{cluster}-cert-manager@mock.iam.gserviceaccount.com"
         assert release["values"] == {"crds": {"enabled": True}, "serviceAccount": {"annotations": {
-            "iam.gke.io/gcp-service-account": f"{cluster}-cert-manager@mock.iam.gserviceaccount.com"}}}
+            "iam.gke.io/gcp-service-account": email}}, "podAnnotations": {"phasescale.io/gcp-service-account": email}}
 
 
 def test_prod_aws_phase_4_solves_dns01_in_route53_with_irsa() -> None:
@@ -97,6 +98,8 @@ def test_prod_aws_phase_4_solves_dns01_in_route53_with_irsa() -> None:
         (release,) = [r for c, r in plan.helm_releases() if c == f"{region}-k8s" and r["name"] == "cert-manager"]
         assert release["values"]["serviceAccount"] == {"annotations": {
             "eks.amazonaws.com/role-arn": f"arn:aws:mock:::{cluster}-cert-manager"}}
+        # A running cert-manager never sees a new IRSA annotation: the pods roll with it.
+        assert release["values"]["podAnnotations"] == {"phasescale.io/role-arn": f"arn:aws:mock:::{cluster}-cert-manager"}
 
 
 def _doc(target: str = "existing", phase: int = 4, zone: dict[str, Any] | None = None,
