@@ -179,6 +179,10 @@ units y, w, d, h, m, s, ms, largest first, each at most once; a year is 365 d, a
 _UNIT_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 
 
+MAX_FOR_S = 7 * 86400
+"""The longest ``for`` a level may have."""
+
+
 def parse_duration(text: str) -> int:
     """Seconds of a Prometheus duration (``2m`` -> 120). Raises ValueError with what is valid: a
     duration of whole seconds (the rules evaluate every 15 s; a fraction of a second means nothing)."""
@@ -188,6 +192,8 @@ def parse_duration(text: str) -> int:
     ms = sum(int(match.group(2 * i + 2) or 0) * size for i, size in enumerate(_UNIT_MS))
     if ms % 1000:
         raise ValueError("a duration of whole seconds (rules evaluate every 15s)")
+    if ms > MAX_FOR_S * 1000:  # promtool refuses durations past int64 nanoseconds (~292y); a week is plenty
+        raise ValueError(f"at most {MAX_FOR_S // 86400}d (an alert pending longer than a week never pages anyone in time)")
     return ms // 1000
 
 

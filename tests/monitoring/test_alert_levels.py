@@ -134,3 +134,10 @@ def test_routed_severities_are_the_alertmanager_routes() -> None:
     matched = [m.removeprefix('severity="').rstrip('"') for r in routes for m in r["matchers"] if m.startswith("severity=")]
     assert tuple(matched) == tuple(s.value for s in ROUTED_SEVERITIES)
     assert all(name in routes[1]["matchers"][0] for name in SCALING_ALERTS)
+
+
+@pytest.mark.parametrize("text", ["8d", "300y"])
+def test_a_for_longer_than_a_week_is_refused(text: str) -> None:
+    # Breaks: `for: 300y` rendered as 109500d, which promtool refuses ("duration out of range").
+    with pytest.raises(ValueError, match="at most 7d"):
+        parse_duration(text)
