@@ -70,7 +70,9 @@ def _pair(table: Mapping[str, Any], key: str, region: str) -> tuple[float, float
 def _gib(quantity: str | int | float) -> float:
     """A Kubernetes storage quantity in GiB (``500Gi``, ``1Ti``, ``10G``)."""
     text = str(quantity)
-    for suffix, factor in (("Ti", 1024.0), ("Gi", 1.0), ("Mi", 1 / 1024), ("T", 1e12 / 2**30), ("G", 1e9 / 2**30), ("M", 1e6 / 2**30)):
+    for suffix, factor in (("Ei", 2.0**30), ("Pi", 2.0**20), ("Ti", 1024.0), ("Gi", 1.0), ("Mi", 1 / 1024), ("Ki", 2.0**-20),
+                           ("E", 1e18 / 2**30), ("P", 1e15 / 2**30), ("T", 1e12 / 2**30), ("G", 1e9 / 2**30),
+                           ("M", 1e6 / 2**30), ("k", 1e3 / 2**30)):  # fmt: skip
         if text.endswith(suffix):
             return float(text.removesuffix(suffix)) * factor
     return float(text) / 2**30
@@ -374,10 +376,11 @@ def estimate(records: Iterable[Record], usage: Usage | None = None) -> Estimate:
                 handler(r)
             except KeyError as err:  # a region or size the table has no row for: named, never a traceback
                 pr.missing(r, f"{r.type} in {pr.region_of(r)} (no row {err.args[0]!r})")
-        elif r.is_kubernetes_object:
-            pr.k8s_object(r)
-        elif r.type == "kubernetes:helm.sh/v3:Release":
-            pr.helm_release(r)
+        elif r.is_kubernetes_object or r.type == "kubernetes:helm.sh/v3:Release":
+            try:
+                pr.k8s_object(r) if r.is_kubernetes_object else pr.helm_release(r)
+            except (KeyError, ValueError) as err:  # a quantity or field the table cannot read: named
+                pr.missing(r, f"a volume it could not read ({err})")
         elif is_cloud_type(r.type) and r.type not in FREE_TYPES:
             pr.missing(r, "this resource type (not modelled by infra/cost.py)")
     return pr.est

@@ -309,3 +309,19 @@ def test_a_per_zone_pool_counts_its_cluster_s_zones() -> None:
                autoscaling={"minNodeCount": 1, "maxNodeCount": 4}, nodeConfig={"machineType": "e2-standard-4", "diskSizeGb": 10})
     (line,) = [x for x in cost.estimate([gke, pool]).lines if x.resource == "prod-seoul-system"]
     assert line.detail.startswith("2-8 x e2-standard-4")
+
+
+def test_every_kubernetes_quantity_reads_and_a_bad_one_is_named() -> None:
+    # Breaks: "500000Ki" raised a ValueError traceback out of the estimate.
+    k8s = rec("pulumi:providers:kubernetes", "seoul-k8s")
+    gke = Record(type="gcp:container/cluster:Cluster", name="prod-seoul", parent="", provider="", protect=False,
+                 custom=True, inputs={"name": "prod-seoul", "location": "asia-northeast3"})
+
+    def pvc(name: str, size: str) -> Record:
+        return rec("kubernetes:core/v1:PersistentVolumeClaim", name, provider="seoul-k8s", apiVersion="v1",
+                   kind="PersistentVolumeClaim", metadata={"name": name}, spec={"resources": {"requests": {"storage": size}}})
+
+    est = cost.estimate([k8s, gke, pvc("ki", "1048576Ki"), pvc("bad", "lots")])
+    rate = cost.prices()["gce_disks"]["pd-balanced"]["asia-northeast3"]
+    assert [(x.resource, x.low) for x in est.lines if x.resource != "prod-seoul"] == [("ki", pytest.approx(1.0 * rate))]  # 1 GiB
+    assert [u.resource for u in est.unpriced] == ["bad"]
