@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import kube
-from components.problems import Problem
 from components.queue.connection import Trigger
 from components.service.stateless_plan import KEDA_API, behavior, env_of
 
@@ -54,12 +53,6 @@ class WorkerPlan:
     @property
     def auth_name(self) -> str:
         return f"{self.name}-queue-auth"
-
-
-def validate(plan: WorkerPlan, path: str) -> list[Problem]:
-    if plan.min_replicas > plan.max_replicas:
-        return [Problem(f"{path}.replicas", {"min": plan.min_replicas, "max": plan.max_replicas}, "min must not be above max")]
-    return []
 
 
 def deployment_spec(plan: WorkerPlan) -> dict[str, object]:
